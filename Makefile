@@ -1,0 +1,82 @@
+# bruno.ops — every target installs what it needs (idempotently) before it runs.
+#   make demo   bring the lab up and run the main job against it
+#   make test   the whole test suite (what CI runs)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV      ?= .venv
+BIN       := $(VENV)/bin
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+DEBS      := redis-server prometheus openssl ca-certificates git shellcheck
+PYTEST    ?= $(BIN)/python -m pytest
+PYTEST_ARGS ?=
+
+.PHONY: help env debs venv collection tools lint ruff ansible-lint sanity unit integration test demo \
+        lab-up lab-down lab-status lab-reset changelog clean
+
+help:
+	@echo "make demo          bring the lab up and run playbooks/preflight.yml against it"
+	@echo "make test          lint, ansible-test sanity, unit and integration tests"
+	@echo "make env           install the pinned venv, Debian packages and Go-built tools only"
+	@echo "make lab-up | lab-down | lab-status"
+
+## Environment ---------------------------------------------------------------------------------------
+env: debs venv collection tools
+
+debs:
+	@scripts/ensure-debs.sh $(DEBS)
+
+venv:
+	@scripts/ensure-venv.sh $(VENV)
+
+collection:
+	@scripts/link-collection.sh
+
+# Go-built servers the tests start themselves (cached outside the repo, keyed by version).
+tools:
+	@source lab/versions.env 2>/dev/null || true; lab/tools/build-ferretdb.sh "$${FERRETDB_VERSION:-v1.24.2}" >/dev/null
+
+## Quality gates -------------------------------------------------------------------------------------
+lint: ruff ansible-lint
+
+ruff: venv
+	$(BIN)/ruff check .
+
+ansible-lint: env
+	$(BIN)/ansible-lint --profile production
+
+sanity: env
+	scripts/sanity.sh
+
+unit: env
+	$(PYTEST) tests/unit $(PYTEST_ARGS)
+
+integration: env
+	$(PYTEST) tests/integration $(PYTEST_ARGS)
+
+test: env lint sanity
+	$(PYTEST) tests/unit tests/integration $(PYTEST_ARGS)
+
+## Lab and demo --------------------------------------------------------------------------------------
+lab-up: env
+	lab/lab up
+
+lab-down:
+	lab/lab down
+
+lab-status:
+	lab/lab status
+
+lab-reset: env
+	lab/lab reset
+
+demo: lab-up
+	$(BIN)/ansible-playbook playbooks/preflight.yml
+
+changelog: venv
+	$(BIN)/antsibull-changelog lint
+
+clean:
+	rm -rf .collections build reports tests/output .pytest_cache .ruff_cache

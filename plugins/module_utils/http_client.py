@@ -1,0 +1,166 @@
+# Copyright: (c) 2026, bruno.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HTTP layer for Prometheus and the agent's own endpoints: one option set, auth, TLS, timeouts, errors."""
+
+from __future__ import annotations
+
+import json
+import time
+from urllib.error import HTTPError, URLError
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.bruno.ops.plugins.module_utils import errors
+
+# Sub-options of every HTTP endpoint option (`prometheus`, `agent`); documented by the bruno.ops.http fragment.
+HTTP_ENDPOINT_SPEC = dict(
+    url=dict(type="str", required=True),
+    bearer_token=dict(type="str", no_log=True),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    ca_cert=dict(type="path"),
+    validate_certs=dict(type="bool", default=True),
+    timeout=dict(type="float", default=10.0),
+    headers=dict(type="dict", default={}),
+)
+
+
+def http_option(required=False):
+    """An HTTP endpoint module option, ready to drop into an argument spec."""
+    return dict(type="dict", required=required, options=HTTP_ENDPOINT_SPEC)
+
+
+def describe_address(url):
+    """The URL without user info or query string, for messages."""
+    parts = urlsplit(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += ":%s" % parts.port
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class HttpClient:
+    """GET/POST against one base URL; use the methods, they translate errors themselves."""
+
+    service = "HTTP endpoint"
+
+    def __init__(self, params):
+        url = params.get("url") or ""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise errors.BrunoOpsError(
+                "%s url must be an absolute http:// or https:// URL (got %r)" % (self.service, describe_address(url)),
+                kind=errors.INVALID,
+            )
+        if params.get("timeout") is not None and params["timeout"] <= 0:
+            raise errors.BrunoOpsError("%s timeout must be a positive number of seconds" % self.service,
+                                       kind=errors.INVALID)
+        if params.get("bearer_token") and params.get("password"):
+            raise errors.BrunoOpsError(
+                "%s: set either bearer_token or username/password, not both" % self.service, kind=errors.INVALID
+            )
+        self.params = params
+        self.base_url = url.rstrip("/")
+        self.address = describe_address(self.base_url)
+
+    def _headers(self, extra=None):
+        headers = {"Accept": "application/json, text/plain;q=0.9, */*;q=0.5", "User-Agent": "bruno.ops"}
+        headers.update(self.params.get("headers") or {})
+        if self.params.get("bearer_token"):
+            headers["Authorization"] = "Bearer %s" % self.params["bearer_token"]
+        headers.update(extra or {})
+        return headers
+
+    def request(self, path, method="GET", *, query=None, body=None, headers=None, action=None):
+        """Return (status, headers, bytes, elapsed_ms); raise BrunoOpsError for anything but 2xx."""
+        url = self.base_url + "/" + path.lstrip("/")
+        if query:
+            url += "?" + urlencode(query, doseq=True)
+        data = None
+        extra = dict(headers or {})
+        if body is not None:
+            data = json.dumps(body).encode("utf-8")
+            extra.setdefault("Content-Type", "application/json")
+        action = action or "%s %s" % (method, path)
+        where = describe_address(url)
+        started = time.monotonic()
+        try:
+            response = open_url(
+                url, data=data, method=method, headers=self._headers(extra),
+                timeout=self.params.get("timeout", 10.0),
+                validate_certs=self.params.get("validate_certs", True),
+                ca_path=self.params.get("ca_cert"),
+                url_username=self.params.get("username"),
+                url_password=self.params.get("password"),
+                force_basic_auth=bool(self.params.get("username")),
+                follow_redirects="safe",
+            )
+            payload = response.read()
+            return response.status, dict(response.headers), payload, round((time.monotonic() - started) * 1000.0, 3)
+        except HTTPError as exc:
+            detail = _error_detail(exc)
+            if exc.code == 401:
+                kind, hint = errors.AUTH, "; check the bearer_token or username/password"
+            elif exc.code == 403:
+                kind, hint = errors.FORBIDDEN, "; the credentials are valid but not allowed here"
+            elif exc.code == 404:
+                kind, hint = errors.NOT_FOUND, "; check the url"
+            else:
+                kind, hint = errors.API, ""
+            raise errors.BrunoOpsError(
+                "cannot %s: %s answered HTTP %s%s%s" % (action, where, exc.code, detail, hint),
+                kind=kind, address=where, status=exc.code,
+            ) from None
+        except (URLError, TimeoutError, ConnectionError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise errors.BrunoOpsError(
+                "cannot %s: %s %s is unreachable (%s)" % (action, self.service, where, reason),
+                kind=errors.UNREACHABLE, address=where,
+            ) from None
+
+    def get_json(self, path, query=None, action=None):
+        status, _headers, payload, elapsed = self.request(path, query=query, action=action)
+        try:
+            return json.loads(payload.decode("utf-8")), elapsed
+        except ValueError:
+            raise errors.BrunoOpsError(
+                "cannot %s: %s %s did not return JSON" % (action or "GET " + path, self.service, self.address),
+                kind=errors.API, address=self.address,
+            ) from None
+
+
+class PrometheusClient(HttpClient):
+    """The Prometheus HTTP API (v1): unwraps its {"status", "data"} envelope."""
+
+    service = "Prometheus"
+
+    def api(self, path, query=None, action=None):
+        document, elapsed = self.get_json("/api/v1/" + path.lstrip("/"), query=query, action=action)
+        if document.get("status") != "success":
+            raise errors.BrunoOpsError(
+                "cannot %s: Prometheus at %s said %s: %s"
+                % (action or path, self.address, document.get("errorType"), document.get("error")),
+                kind=errors.API, address=self.address,
+            )
+        return document.get("data"), elapsed
+
+    def build_info(self):
+        """(version, latency_ms) from /api/v1/status/buildinfo."""
+        data, elapsed = self.api("status/buildinfo", action="read the Prometheus build info")
+        return (data or {}).get("version"), elapsed
+
+
+def _error_detail(exc):
+    """A short, single-line excerpt of an error body: enough to act on, never a page of HTML."""
+    try:
+        body = exc.read(2048).decode("utf-8", "replace")
+    except Exception:
+        return ""
+    try:
+        doc = json.loads(body)
+        text = doc.get("error") or doc.get("message") or ""
+    except ValueError:
+        text = body
+    text = " ".join(text.split())[:200]
+    return (" (%s)" % text) if text else ""

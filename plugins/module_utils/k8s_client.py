@@ -1,0 +1,234 @@
+# Copyright: (c) 2026, bruno.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes connection layer: the `kubernetes` option set, one way to connect, one error translation.
+
+Auth is picked in a fixed order so a run is predictable: explicit `host` (token / client certificate),
+else a kubeconfig (`kubeconfig`, $KUBECONFIG or ~/.kube/config, with `context`), else the in-cluster
+ServiceAccount.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+import traceback
+
+from ansible_collections.bruno.ops.plugins.module_utils import errors
+
+K8S_IMPORT_ERROR = None
+try:
+    import urllib3
+    from kubernetes import client as k8s
+    from kubernetes import config as k8s_config
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config.config_exception import ConfigException
+except ImportError:  # reported by require_kubernetes(), never at import time
+    k8s = None
+    K8S_IMPORT_ERROR = traceback.format_exc()
+
+# Sub-options of every module's `kubernetes` option; documented by the bruno.ops.kubernetes doc fragment.
+KUBERNETES_CONNECTION_SPEC = dict(
+    kubeconfig=dict(type="path"),
+    context=dict(type="str"),
+    host=dict(type="str"),
+    api_key=dict(type="str", no_log=True),
+    ca_cert=dict(type="path"),
+    client_cert=dict(type="path"),
+    client_key=dict(type="path", no_log=False),
+    validate_certs=dict(type="bool"),
+    impersonate_user=dict(type="str"),
+    impersonate_group=dict(type="str"),
+    request_timeout=dict(type="float", default=30.0),
+)
+
+IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
+
+
+def kubernetes_option(required=False):
+    """The `kubernetes` module option, ready to drop into an argument spec."""
+    return dict(type="dict", required=required, options=KUBERNETES_CONNECTION_SPEC)
+
+
+def require_kubernetes():
+    if k8s is None:
+        raise errors.BrunoOpsError(
+            "the 'kubernetes' Python library is required on the host running this module: pip install kubernetes",
+            kind=errors.MISSING_LIBRARY,
+            exception=K8S_IMPORT_ERROR,
+        )
+
+
+def _default_kubeconfig():
+    path = os.environ.get("KUBECONFIG", "").split(os.pathsep)[0] or os.path.expanduser("~/.kube/config")
+    return path if os.path.exists(path) else None
+
+
+def build_configuration(params):
+    """A kubernetes.client.Configuration from the options; raises BrunoOpsError on unusable ones."""
+    require_kubernetes()
+    if params.get("request_timeout") is not None and params["request_timeout"] <= 0:
+        raise errors.BrunoOpsError("kubernetes.request_timeout must be a positive number of seconds",
+                                   kind=errors.INVALID)
+    cfg = k8s.Configuration()
+    if params.get("host"):
+        _configure_host(cfg, params)
+        auth_method = "host"
+    else:
+        auth_method = _load_kubeconfig_or_in_cluster(cfg, params)
+    if params.get("ca_cert"):
+        cfg.ssl_ca_cert = params["ca_cert"]
+    if params.get("validate_certs") is not None:
+        cfg.verify_ssl = params["validate_certs"]
+    # The client's default is three urllib3 retries per request: one is enough to ride out a blip.
+    cfg.retries = 1
+    return cfg, auth_method
+
+
+def _configure_host(cfg, params):
+    cfg.host = params["host"].rstrip("/")
+    if params.get("api_key"):
+        cfg.api_key = {"authorization": params["api_key"]}
+        cfg.api_key_prefix = {"authorization": "Bearer"}
+    if params.get("client_cert"):
+        cfg.cert_file = params["client_cert"]
+        cfg.key_file = params.get("client_key")
+
+
+def _load_kubeconfig_or_in_cluster(cfg, params):
+    kubeconfig = params.get("kubeconfig") or _default_kubeconfig()
+    if kubeconfig:
+        if not os.path.isfile(kubeconfig):
+            raise errors.BrunoOpsError(
+                "kubernetes.kubeconfig %s does not exist; point it at a kubeconfig file" % kubeconfig,
+                kind=errors.CONFIG,
+            )
+        try:
+            k8s_config.load_kube_config(config_file=kubeconfig, context=params.get("context"),
+                                        client_configuration=cfg, persist_config=False)
+        except ConfigException as exc:
+            raise errors.BrunoOpsError(
+                "cannot load kubeconfig %s: %s; check kubernetes.kubeconfig and kubernetes.context"
+                % (kubeconfig, exc), kind=errors.CONFIG,
+            ) from None
+        return "kubeconfig"
+    if os.environ.get(IN_CLUSTER_ENV):
+        try:
+            k8s_config.load_incluster_config(client_configuration=cfg)
+        except ConfigException as exc:
+            raise errors.BrunoOpsError("cannot use the in-cluster ServiceAccount: %s" % exc,
+                                       kind=errors.CONFIG) from None
+        return "in_cluster"
+    raise errors.BrunoOpsError(
+        "no Kubernetes credentials found: set kubernetes.kubeconfig (or $KUBECONFIG), or kubernetes.host "
+        "with kubernetes.api_key, or run inside a cluster",
+        kind=errors.CONFIG,
+    )
+
+
+class K8sClient:
+    """Typed API groups over one ApiClient; every call goes through `call()` for timeouts and errors."""
+
+    def __init__(self, params):
+        self.params = params
+        self.configuration, self.auth_method = build_configuration(params)
+        self.address = self.configuration.host
+        self.api_client = k8s.ApiClient(self.configuration)
+        if params.get("impersonate_user"):
+            self.api_client.set_default_header("Impersonate-User", params["impersonate_user"])
+            if params.get("impersonate_group"):
+                # One group only: the client sends one value per header, and the apiserver reads one group
+                # per Impersonate-Group header (it does not split a comma-joined value).
+                self.api_client.set_default_header("Impersonate-Group", params["impersonate_group"])
+        if not self.configuration.verify_ssl:
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self.timeout = params.get("request_timeout") or 30.0
+        self.core = k8s.CoreV1Api(self.api_client)
+        self.apps = k8s.AppsV1Api(self.api_client)
+        self.autoscaling = k8s.AutoscalingV2Api(self.api_client)
+        self.coordination = k8s.CoordinationV1Api(self.api_client)
+        self.custom = k8s.CustomObjectsApi(self.api_client)
+        self.authorization = k8s.AuthorizationV1Api(self.api_client)
+        self.authentication = k8s.AuthenticationV1Api(self.api_client)
+
+    def call(self, action, func, *args, **kwargs):
+        """Run one API call with the request timeout; any failure becomes BrunoOpsError naming `action`."""
+        kwargs.setdefault("_request_timeout", self.timeout)
+        with self.translate(action):
+            return func(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def translate(self, action):
+        try:
+            yield
+        except ApiException as exc:
+            raise api_error(action, exc, self.address) from None
+        except urllib3.exceptions.SSLError as exc:
+            raise errors.BrunoOpsError(
+                "cannot %s: TLS with the apiserver at %s failed (%s); check kubernetes.ca_cert or "
+                "kubernetes.validate_certs" % (action, self.address, _reason(exc)),
+                kind=errors.UNREACHABLE, address=self.address,
+            ) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise errors.BrunoOpsError(
+                "cannot %s: the apiserver at %s is unreachable (%s)" % (action, self.address, _reason(exc)),
+                kind=errors.UNREACHABLE, address=self.address,
+            ) from None
+
+    def version(self):
+        """(gitVersion, latency_ms) from /version."""
+        version_api = k8s.VersionApi(self.api_client)
+        started = time.monotonic()
+        info = self.call("read the apiserver version", version_api.get_code)
+        return info.git_version, round((time.monotonic() - started) * 1000.0, 3)
+
+    def whoami(self):
+        """The authenticated identity (SelfSubjectReview), or None where the API is not served."""
+        body = k8s.V1SelfSubjectReview(api_version="authentication.k8s.io/v1", kind="SelfSubjectReview")
+        try:
+            review = self.call("review the current identity", self.authentication.create_self_subject_review, body)
+        except errors.BrunoOpsError as exc:
+            if exc.kind == errors.NOT_FOUND:
+                return None
+            raise
+        user = review.status.user_info if review.status else None
+        return {"username": user.username, "groups": list(user.groups or [])} if user else None
+
+    def can_i(self, verb, resource, group="", namespace=None, subresource=None):
+        """(allowed, reason) from a SelfSubjectAccessReview: asks, changes nothing."""
+        attributes = k8s.V1ResourceAttributes(verb=verb, resource=resource, group=group or "",
+                                              namespace=namespace, subresource=subresource)
+        body = k8s.V1SelfSubjectAccessReview(spec=k8s.V1SelfSubjectAccessReviewSpec(resource_attributes=attributes))
+        review = self.call("check access to %s %s" % (verb, resource),
+                           self.authorization.create_self_subject_access_review, body)
+        return bool(review.status.allowed), review.status.reason or review.status.evaluation_error or ""
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.api_client.close()
+
+
+def api_error(action, exc, address):
+    """BrunoOpsError from an ApiException, keeping the apiserver's own message (it names verb and resource)."""
+    message = exc.reason or ""
+    try:
+        body = json.loads(exc.body or "{}")
+        message = body.get("message") or message
+    except (TypeError, ValueError):
+        pass
+    kinds = {401: errors.AUTH, 403: errors.FORBIDDEN, 404: errors.NOT_FOUND, 422: errors.INVALID}
+    kind = kinds.get(exc.status, errors.API)
+    hints = {
+        errors.AUTH: "; the credentials were rejected: check the kubeconfig user or kubernetes.api_key",
+        errors.FORBIDDEN: "; grant the automation's Role this verb on this resource",
+    }
+    return errors.BrunoOpsError(
+        "cannot %s: %s %s%s" % (action, exc.status, message, hints.get(kind, "")),
+        kind=kind, address=address, status=exc.status,
+    )
+
+
+def _reason(exc):
+    reason = getattr(exc, "reason", None) or exc
+    return " ".join(str(reason).split())[:300]

@@ -1,0 +1,160 @@
+# Copyright: (c) 2026, bruno.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""MongoDB connection layer: the `mongodb` option set, one way to connect, one error translation."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import traceback
+
+from ansible_collections.bruno.ops.plugins.module_utils import errors
+
+PYMONGO_IMPORT_ERROR = None
+try:
+    import pymongo
+    from pymongo import errors as mongo_exc
+    from pymongo import uri_parser
+except ImportError:  # reported by require_pymongo(), never at import time
+    pymongo = None
+    mongo_exc = None
+    uri_parser = None
+    PYMONGO_IMPORT_ERROR = traceback.format_exc()
+
+# Sub-options of every module's `mongodb` option; documented by the bruno.ops.mongodb doc fragment.
+MONGODB_CONNECTION_SPEC = dict(
+    uri=dict(type="str", no_log=True),
+    host=dict(type="str", default="localhost"),
+    port=dict(type="int", default=27017),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    auth_source=dict(type="str", default="admin"),
+    database=dict(type="str", default="bruno"),
+    tls=dict(type="bool", default=False),
+    ca_cert=dict(type="path"),
+    validate_certs=dict(type="bool", default=True),
+    connect_timeout=dict(type="float", default=5.0),
+    server_selection_timeout=dict(type="float", default=5.0),
+    socket_timeout=dict(type="float", default=30.0),
+)
+
+# Server error codes that mean "who you are" or "what you may do", not "the server broke".
+_AUTH_FAILED = 18
+_UNAUTHORIZED = 13
+
+
+def mongodb_option(required=False):
+    """The `mongodb` module option, ready to drop into an argument spec."""
+    return dict(type="dict", required=required, options=MONGODB_CONNECTION_SPEC)
+
+
+def require_pymongo():
+    if pymongo is None:
+        raise errors.BrunoOpsError(
+            "the 'pymongo' Python library is required on the host running this module: pip install pymongo",
+            kind=errors.MISSING_LIBRARY,
+            exception=PYMONGO_IMPORT_ERROR,
+        )
+
+
+def describe_address(params):
+    """Where we connect, for messages: hosts only, never the credentials."""
+    if params.get("uri"):
+        try:
+            nodes = uri_parser.parse_uri(params["uri"], validate=False)["nodelist"]
+        except Exception:  # an unparsable URI is reported by MongoClient itself; say nothing of its text
+            return "mongodb://<unparsable uri>"
+        return "mongodb://" + ",".join("%s:%s" % node for node in nodes)
+    return "mongodb://%s:%s" % (params.get("host"), params.get("port"))
+
+
+class MongoClient:
+    """A pymongo.MongoClient plus the address it points at; use `translate()` around every call."""
+
+    def __init__(self, params):
+        require_pymongo()
+        for key in ("connect_timeout", "server_selection_timeout", "socket_timeout"):
+            if params.get(key) is not None and params[key] <= 0:
+                raise errors.BrunoOpsError("mongodb.%s must be a positive number of seconds" % key, kind=errors.INVALID)
+        self.params = params
+        self.address = describe_address(params)
+        kwargs = dict(
+            connectTimeoutMS=int(params["connect_timeout"] * 1000),
+            serverSelectionTimeoutMS=int(params["server_selection_timeout"] * 1000),
+            socketTimeoutMS=int(params["socket_timeout"] * 1000),
+            appname="bruno.ops",
+        )
+        if params.get("username"):
+            kwargs.update(username=params["username"], password=params.get("password"),
+                          authSource=params["auth_source"])
+        if params.get("tls"):
+            kwargs["tls"] = True
+            if params.get("ca_cert"):
+                kwargs["tlsCAFile"] = params["ca_cert"]
+            if not params.get("validate_certs", True):
+                kwargs["tlsAllowInvalidCertificates"] = True
+        with self.translate("configure the MongoDB client"):
+            if params.get("uri"):
+                self.raw = pymongo.MongoClient(params["uri"], **kwargs)
+            else:
+                self.raw = pymongo.MongoClient(host=params["host"], port=params["port"], **kwargs)
+
+    @property
+    def database(self):
+        return self.raw[self.params["database"]]
+
+    @contextlib.contextmanager
+    def translate(self, action):
+        """Turn any pymongo error raised inside the block into one BrunoOpsError."""
+        try:
+            yield
+        except mongo_exc.OperationFailure as exc:
+            if exc.code == _AUTH_FAILED:
+                raise errors.BrunoOpsError(
+                    "cannot %s at %s: authentication failed; check mongodb.username, mongodb.password and "
+                    "mongodb.auth_source" % (action, self.address),
+                    kind=errors.AUTH, address=self.address,
+                ) from None
+            kind = errors.FORBIDDEN if exc.code == _UNAUTHORIZED else errors.API
+            raise errors.BrunoOpsError(
+                "cannot %s at %s: server error %s: %s" % (action, self.address, exc.code, _first_line(exc)),
+                kind=kind, address=self.address, code=exc.code,
+            ) from None
+        except (mongo_exc.ServerSelectionTimeoutError, mongo_exc.ConnectionFailure) as exc:
+            raise errors.BrunoOpsError(
+                "cannot %s: MongoDB at %s is unreachable (%s)" % (action, self.address, _first_line(exc)),
+                kind=errors.UNREACHABLE, address=self.address,
+            ) from None
+        except (mongo_exc.ConfigurationError, mongo_exc.InvalidURI, ValueError, TypeError):
+            # The library's text may echo the URI with its password: never show it.
+            raise errors.BrunoOpsError(
+                "cannot %s: the MongoDB connection options are invalid; check mongodb.uri (mongodb://host:port/...) "
+                "or mongodb.host/port" % action,
+                kind=errors.INVALID, address=self.address,
+            ) from None
+        except mongo_exc.PyMongoError as exc:
+            raise errors.BrunoOpsError(
+                "cannot %s at %s: %s" % (action, self.address, _first_line(exc)), kind=errors.API, address=self.address
+            ) from None
+
+    def ping(self):
+        """Round-trip time of the `ping` command in milliseconds (the first call also connects)."""
+        with self.translate("ping"):
+            self.raw.admin.command("ping")  # selects a server and authenticates
+            started = time.monotonic()
+            self.raw.admin.command("ping")
+            return round((time.monotonic() - started) * 1000.0, 3)
+
+    def command(self, name, database="admin", **kwargs):
+        with self.translate("run %s" % name):
+            return self.raw[database].command(name, **kwargs)
+
+    def close(self):
+        with contextlib.suppress(Exception):
+            self.raw.close()
+
+
+def _first_line(exc):
+    """pymongo's timeout errors append a whole topology description; the first sentence says enough."""
+    text = str(exc).split(", Timeout:", maxsplit=1)[0]
+    return text.splitlines()[0] if text else type(exc).__name__
