@@ -52,36 +52,40 @@ def record_error(row, exc):
     return row
 
 
-def check_redis(params):
-    row = new_row("redis")
+def probe(backend, make_client, fill):
+    """Connect with make_client(), let fill(client, row) read what it needs, and always close.
+
+    Any BrunoOpsError ends up in the row; the row's status is "ok" unless fill set another.
+    """
+    row = new_row(backend)
     client = None
     try:
-        client = RedisClient(params)
+        client = make_client()
         row["address"] = client.address
-        row["latency_ms"] = client.ping()
-        row["reachable"] = row["authenticated"] = True
-        server = client.info("server")
-        clients = client.info("clients")
-        row["version"] = server.get("redis_version")
-        row["details"] = {
-            "mode": server.get("redis_mode"),
-            "connected_clients": clients.get("connected_clients"),
-        }
         row["status"] = "ok"
+        fill(client, row)
     except errors.BrunoOpsError as exc:
         record_error(row, exc)
     finally:
-        if client:
+        if client is not None and hasattr(client, "close"):
             client.close()
     return row
 
 
+def check_redis(params):
+    def fill(client, row):
+        row["latency_ms"] = client.ping()
+        row["reachable"] = row["authenticated"] = True
+        server = client.info("server")
+        row["version"] = server.get("redis_version")
+        row["details"] = {"mode": server.get("redis_mode"),
+                          "connected_clients": client.info("clients").get("connected_clients")}
+
+    return probe("redis", lambda: RedisClient(params), fill)
+
+
 def check_mongodb(params):
-    row = new_row("mongodb")
-    client = None
-    try:
-        client = MongoClient(params)
-        row["address"] = client.address
+    def fill(client, row):
         row["latency_ms"] = client.ping()
         row["reachable"] = row["authenticated"] = True
         info = client.command("buildInfo")
@@ -90,34 +94,20 @@ def check_mongodb(params):
         if info.get("ferretdbVersion"):
             # A MongoDB-wire server reports a MongoDB-compatible version; name the real one too.
             row["details"]["server"] = "FerretDB %s" % info["ferretdbVersion"]
-        row["status"] = "ok"
-    except errors.BrunoOpsError as exc:
-        record_error(row, exc)
-    finally:
-        if client:
-            client.close()
-    return row
+
+    return probe("mongodb", lambda: MongoClient(params), fill)
 
 
 def check_prometheus(params):
-    row = new_row("prometheus")
-    try:
-        client = PrometheusClient(params)
-        row["address"] = client.address
+    def fill(client, row):
         row["version"], row["latency_ms"] = client.build_info()
         row["reachable"] = row["authenticated"] = True
-        row["status"] = "ok"
-    except errors.BrunoOpsError as exc:
-        record_error(row, exc)
-    return row
+
+    return probe("prometheus", lambda: PrometheusClient(params), fill)
 
 
 def check_kubernetes(params, namespace, purposes):
-    row = new_row("kubernetes")
-    client = None
-    try:
-        client = K8sClient(params)
-        row["address"] = client.address
+    def fill(client, row):
         row["details"] = {"auth_method": client.auth_method, "namespace": namespace}
         row["version"], row["latency_ms"] = client.version()
         row["reachable"] = True
@@ -136,13 +126,10 @@ def check_kubernetes(params, namespace, purposes):
             row["access"].append(entry)
             if not allowed:
                 row["missing_access"].append("%s %s (%s)" % (verb, entry["resource"], purpose))
-        row["status"] = "limited" if row["missing_access"] else "ok"
-    except errors.BrunoOpsError as exc:
-        record_error(row, exc)
-    finally:
-        if client:
-            client.close()
-    return row
+        if row["missing_access"]:
+            row["status"] = "limited"
+
+    return probe("kubernetes", lambda: K8sClient(params), fill)
 
 
 def fatal_reasons(rows, fail_on):
