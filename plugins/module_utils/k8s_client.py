@@ -144,6 +144,7 @@ class K8sClient:
         if not self.configuration.verify_ssl:
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
         self.timeout = params.get("request_timeout") or 30.0
+        self.requests = 0  # API calls made through call(): lets callers prove they don't scale with pods
         self.core = k8s.CoreV1Api(self.api_client)
         self.apps = k8s.AppsV1Api(self.api_client)
         self.autoscaling = k8s.AutoscalingV2Api(self.api_client)
@@ -155,8 +156,29 @@ class K8sClient:
     def call(self, action, func, *args, **kwargs):
         """Run one API call with the request timeout; any failure becomes BrunoOpsError naming `action`."""
         kwargs.setdefault("_request_timeout", self.timeout)
+        self.requests += 1
         with self.translate(action):
             return func(*args, **kwargs)
+
+    def call_json(self, action, func, *args, **kwargs):
+        """Like call(), but returns the decoded JSON body: plain dicts, as the apiserver sent them."""
+        response = self.call(action, func, *args, _preload_content=False, **kwargs)
+        try:
+            return json.loads(response.data)
+        except ValueError:
+            raise errors.BrunoOpsError("cannot %s: the apiserver at %s returned something that is not JSON"
+                                       % (action, self.address), kind=errors.API, address=self.address) from None
+
+    def list_all(self, action, func, *args, page_size=500, **kwargs):
+        """Every item of a list call, following `continue` tokens page by page (bounded by the server)."""
+        items = []
+        token = None
+        while True:
+            page = self.call_json(action, func, *args, limit=page_size, _continue=token, **kwargs)
+            items.extend(page.get("items") or [])
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return items
 
     @contextlib.contextmanager
     def translate(self, action):
@@ -204,6 +226,32 @@ class K8sClient:
                            self.authorization.create_self_subject_access_review, body)
         return bool(review.status.allowed), review.status.reason or review.status.evaluation_error or ""
 
+    def exec_in_pod(self, namespace, pod, container, command, timeout):
+        """Run `command` in a container; (rc, stdout, stderr). rc is None when the command did not finish."""
+        from kubernetes.stream import stream  # noqa: PLC0415 - websocket client, only loaded when needed
+
+        action = "exec in %s/%s" % (namespace, pod)
+        self.requests += 1
+        with self.translate(action):
+            try:
+                response = stream(self.core.connect_get_namespaced_pod_exec, pod, namespace, command=command,
+                                  container=container, stdin=False, stdout=True, stderr=True, tty=False,
+                                  _preload_content=False, _request_timeout=timeout)
+            except ApiException:
+                raise
+            except Exception as exc:  # the websocket handshake reports HTTP errors as plain exceptions
+                status = getattr(exc, "status", None) or _status_from_text(str(exc))
+                if status:
+                    raise ApiException(status=status, reason=str(exc)) from None
+                raise errors.BrunoOpsError("cannot %s: %s" % (action, _reason(exc)), kind=errors.API) from None
+            try:
+                response.run_forever(timeout=timeout)
+                stdout, stderr = response.read_stdout() or "", response.read_stderr() or ""
+                rc = response.returncode if not response.is_open() else None
+            finally:
+                response.close()
+        return rc, stdout, stderr
+
     def close(self):
         with contextlib.suppress(Exception):
             self.api_client.close()
@@ -227,6 +275,14 @@ def api_error(action, exc, address):
         "cannot %s: %s %s%s" % (action, exc.status, message, hints.get(kind, "")),
         kind=kind, address=address, status=exc.status,
     )
+
+
+def _status_from_text(text):
+    """The HTTP status in a websocket handshake error ("Handshake status 403 Forbidden"), if any."""
+    for word in text.replace("(", " ").split():
+        if word.isdigit() and len(word) == 3 and word[0] in "45":
+            return int(word)
+    return None
 
 
 def _reason(exc):
