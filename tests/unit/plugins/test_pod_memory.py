@@ -7,7 +7,7 @@ from ansible_collections.bruno.ops.plugins.module_utils import pod_memory
 NOW = datetime.datetime(2026, 11, 29, 6, 0, tzinfo=datetime.timezone.utc)
 
 
-def pod(name, restarts=0, last_reason=None, limit="1Gi", request="256Mi", ready=True):
+def pod(name, *, restarts=0, last_reason=None, limit="1Gi", request="256Mi", ready=True):
     status = {"name": "agent-bruno", "restartCount": restarts, "ready": ready, "state": {"running": {}}}
     if last_reason:
         status["lastState"] = {"terminated": {"reason": last_reason, "exitCode": 137,
