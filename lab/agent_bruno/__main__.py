@@ -1,0 +1,8 @@
+"""`python -m agent_bruno` (with lab/ on sys.path) runs the service until SIGTERM/SIGINT."""
+
+import sys
+
+from agent_bruno.server import main
+
+if __name__ == "__main__":
+    sys.exit(main())
