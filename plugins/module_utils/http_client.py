@@ -150,6 +150,35 @@ class PrometheusClient(HttpClient):
         data, elapsed = self.api("status/buildinfo", action="read the Prometheus build info")
         return (data or {}).get("version"), elapsed
 
+    def query(self, promql, at=None):
+        """Instant query (/api/v1/query): (data, warnings); data is {"resultType", "result"}.
+
+        `at` is the evaluation time in unix seconds; the server's "now" when None.
+        """
+        params = {"query": promql}
+        if at is not None:
+            params["time"] = "%.3f" % at
+        return self._api_with_warnings("query", params, "run the instant query %r" % promql)
+
+    def query_range(self, promql, start, end, step):
+        """Range query (/api/v1/query_range): (data, warnings); data is {"resultType": "matrix", "result"}.
+
+        `start` and `end` are unix seconds, `step` the resolution in seconds.
+        """
+        params = {"query": promql, "start": "%.3f" % start, "end": "%.3f" % end, "step": "%g" % step}
+        return self._api_with_warnings("query_range", params, "run the range query %r" % promql)
+
+    def _api_with_warnings(self, path, query, action):
+        """Like api(), but also returns the envelope's `warnings` (a list of strings, often empty)."""
+        document, _elapsed = self.get_json("/api/v1/" + path, query=query, action=action)
+        if document.get("status") != "success":
+            raise errors.BrunoOpsError(
+                "cannot %s: Prometheus at %s said %s: %s"
+                % (action, self.address, document.get("errorType"), document.get("error")),
+                kind=errors.API, address=self.address,
+            )
+        return document.get("data") or {}, list(document.get("warnings") or [])
+
 
 def _error_detail(exc):
     """A short, single-line excerpt of an error body: enough to act on, never a page of HTML."""

@@ -139,8 +139,10 @@ def score_causes(facts, t):
         steady = _ramp(growth, t["leak_growth_mib_per_hour"] * 0.5, t["leak_growth_mib_per_hour"])
         long_enough = _ramp(history, t["leak_min_history_hours"] * 0.5, t["leak_min_history_hours"])
         # Growth that follows the session count is the sessions' doing, not a leak.
-        unexplained = 1.0 if corr is None else 1.0 - _ramp(abs(corr), t["leak_max_correlation"],
-                                                             t["session_correlation"])
+        explained_by_sessions = 0.0
+        if corr is not None:
+            explained_by_sessions = _ramp(abs(corr), t["leak_max_correlation"], t["session_correlation"])
+        unexplained = 1.0 - explained_by_sessions
         leak = steady * long_enough * unexplained
     scores["memory_leak"] = (leak, _evidence(facts, "growth_mib_per_hour", "history_hours", "session_correlation"))
 
@@ -158,8 +160,10 @@ def score_causes(facts, t):
     undersized = None
     if near_limit is not None:
         # Without history, steady-near-the-limit cannot be told from a leak caught late: stay half sure.
-        flat = 0.5 if growth is None else 1.0 - _ramp(abs(growth), t["flat_growth_mib_per_hour"],
-                                                       t["leak_growth_mib_per_hour"])
+        if growth is None:
+            flat = 0.5
+        else:
+            flat = 1.0 - _ramp(abs(growth), t["flat_growth_mib_per_hour"], t["leak_growth_mib_per_hour"])
         explained = max(many or 0.0, pool or 0.0, large or 0.0)
         undersized = near_limit * flat * (1.0 - explained)
     scores["undersized_limit"] = (undersized, _evidence(

@@ -1,0 +1,67 @@
+"""Helpers of the integration tests: run a module or a playbook through Ansible from the repository root.
+
+A module with a name of its own (not conftest) so every test folder imports the same one.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+REDIS_PASSWORD = "it-redis-pw-7f3a"  # test-only; the tests assert it never shows up in output
+
+
+def ansible_env():
+    env = dict(os.environ, ANSIBLE_CONFIG=str(ROOT / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_FORCE_COLOR="0", PATH="%s:%s" % (BIN, os.environ.get("PATH", "")))
+    env.pop("ANSIBLE_STDOUT_CALLBACK", None)
+    return env
+
+
+def run_module(module, args, check=False, timeout=120):
+    """Run one module through ansible-playbook; returns (rc, registered result, raw output).
+
+    The result is written to a JSON file by a second task, so the test sees exactly what a playbook's
+    `register` would hold, without depending on a stdout callback from another collection.
+    """
+    with tempfile.TemporaryDirectory(prefix="bruno-module-") as work:
+        return _run_module_in(Path(work), module, args, check, timeout)
+
+
+def _run_module_in(work, module, args, check, timeout):
+    out_file = work / "result.json"
+    playbook = work / "run.yml"
+    play = [{
+        "name": "run %s" % module,
+        "hosts": "localhost",
+        "gather_facts": False,
+        "tasks": [
+            {"name": "module under test", module: args, "register": "under_test", "ignore_errors": True},
+            {"name": "save result", "ansible.builtin.copy": {"content": "{{ under_test | to_json }}",
+                                                             "dest": str(out_file)},
+             "check_mode": False},
+            {"name": "propagate failure", "ansible.builtin.fail": {"msg": "module failed"},
+             "when": "under_test is failed"},
+        ],
+    }]
+    playbook.write_text(json.dumps(play))
+    cmd = [str(BIN / "ansible-playbook"), "-i", str(ROOT / "inventory" / "lab"), str(playbook)]
+    if check:
+        cmd.append("--check")
+    out = subprocess.run(cmd, cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout,
+                         check=False)
+    raw = out.stdout + out.stderr
+    if not out_file.exists():
+        raise AssertionError("the module produced no result:\n" + raw[-4000:])
+    return out.returncode, json.loads(out_file.read_text()), raw
+
+
+def run_playbook(playbook, extra_vars, *args, timeout=300):
+    """Run a playbook from the repository root with JSON extra vars; returns CompletedProcess."""
+    cmd = [str(BIN / "ansible-playbook"), playbook, "-e", json.dumps(extra_vars), *args]
+    return subprocess.run(cmd, cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout,
+                          check=False)

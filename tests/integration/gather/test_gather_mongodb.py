@@ -1,0 +1,35 @@
+"""bruno.ops.mongodb_info against a real FerretDB, which reports no serverStatus.connections."""
+
+from gatherlab import CONVERSATIONS, MONGO_DATABASE, run_module
+
+MODULE = "bruno.ops.mongodb_info"
+
+
+def test_ferretdb_facts_with_connections_not_reported(archive_mongodb):
+    rc, result, raw = run_module(MODULE, {"mongodb": archive_mongodb["conn"]})
+    assert rc == 0, result
+    assert result["changed"] is False
+    assert result["server"]["ferretdb_version"].startswith("v1.")
+    assert result["server"]["version"] and result["server"]["process"] == "ferretdb"
+    assert result["connections"] is None
+    assert "serverStatus.connections" in result["not_reported"]
+    stats = result["db_stats"]
+    assert stats["database"] == MONGO_DATABASE
+    assert stats["collections"] >= 1 and stats["objects"] >= CONVERSATIONS
+    assert stats["data_size_bytes"] > 0
+    assert result["collection"] == {"name": "conversations", "exists": True, "documents": CONVERSATIONS}
+    assert "Traceback" not in raw
+
+
+def test_missing_and_skipped_collection(archive_mongodb):
+    rc, result, _raw = run_module(MODULE, {"mongodb": archive_mongodb["conn"], "collection": "nope"})
+    assert rc == 0, result
+    assert result["collection"] == {"name": "nope", "exists": False, "documents": 0}
+    rc, result, _raw = run_module(MODULE, {"mongodb": archive_mongodb["conn"], "collection": ""})
+    assert rc == 0 and result["collection"] is None
+
+
+def test_check_mode_gives_the_same_answer(archive_mongodb):
+    rc, result, _raw = run_module(MODULE, {"mongodb": archive_mongodb["conn"]}, check=True)
+    assert rc == 0 and result["changed"] is False
+    assert result["collection"]["documents"] == CONVERSATIONS
