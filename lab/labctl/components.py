@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labctl import layout, procs, services
+from labctl import layout, services
 
 PROMETHEUS_CONFIG = """\
 # Written by `lab up`; the lab's Prometheus.

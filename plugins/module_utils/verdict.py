@@ -193,8 +193,8 @@ def decide(facts, sources, thresholds=None):
     under_pressure = (usage is not None and usage >= t["healthy_usage_pct"]) or bool(facts.get("oom_kills"))
     top = ranked[0]
     contradictory = len(ranked) > 1 and top["confidence"] >= 0.5 and ranked[1]["confidence"] >= top["confidence"] - 0.05
-    if usage is None and not available.get("kubernetes") and not available.get("prometheus"):
-        primary, reason = "unknown", "no memory figures: neither metrics.k8s.io nor Prometheus answered"
+    if usage is None:
+        primary, reason = "unknown", "no memory figures: neither metrics.k8s.io nor Prometheus gave a usage"
     elif not under_pressure and top["confidence"] < 0.5:
         primary, reason = "none", "no memory problem found: usage %s%% of the limit, no OOM kills" % _fmt(usage)
     elif top["confidence"] < 0.5:
