@@ -1,0 +1,225 @@
+"""Helpers for the session tests: the shared integration helpers, a Redis of a test's own (with AOF, so a
+SIGKILL-and-restart keeps the data), session data loaded with pipelines, and modules run in the background."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+
+from labctl import procs, services
+
+
+def _integration_conftest():
+    """tests/integration/conftest.py under a name of its own (the name `conftest` is pytest's to juggle)."""
+    name = "bruno_integration_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[1] / "conftest.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+IT = _integration_conftest()
+REDIS_PASSWORD = IT.REDIS_PASSWORD
+ROOT = IT.ROOT
+BIN = IT.BIN
+run_module = IT.run_module
+run_playbook = IT.run_playbook
+PREFIX = "bruno:session:"
+
+
+class OwnRedis:
+    """A Redis for one test: password, append-only file fsynced on every write, so killing it with SIGKILL and
+    starting it again brings back every acknowledged write (including RESTORE ... IDLETIME)."""
+
+    def __init__(self, run_dir, name="sessions-redis"):
+        self.dir = Path(run_dir) / name
+        self.proc = procs.Proc(run_dir, name)
+        self.port = procs.free_port()
+
+    def start(self, timeout=30):
+        binary = services.require_binary("redis-server", "run `make env`")
+        self.dir.mkdir(parents=True, exist_ok=True)
+        argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "yes",
+                "--appendfsync", "always", "--auto-aof-rewrite-percentage", "0", "--dir", str(self.dir),
+                "--daemonize", "no", "--requirepass", REDIS_PASSWORD]
+        self.proc.start(argv)
+        client = self.client()
+        procs.wait_until(client.ping, timeout, "Redis on :%d" % self.port, self.proc)
+        procs.wait_until(lambda: client.info("persistence")["loading"] == 0, timeout, "Redis loading its AOF",
+                         self.proc)
+        return self
+
+    def kill(self):
+        """SIGKILL, as a crash would; waits (bounded) until the process is gone."""
+        pid = self.proc.pid()
+        assert pid, "our Redis is not running"
+        os.kill(pid, signal.SIGKILL)
+        for _attempt in range(100):
+            self.proc._reap()
+            if self.proc.pid() != pid:
+                return
+            time.sleep(0.05)
+        raise AssertionError("Redis %d did not die" % pid)
+
+    def stop(self):
+        return self.proc.stop()
+
+    def client(self, db=0):
+        return redis.Redis(port=self.port, password=REDIS_PASSWORD, db=db, socket_timeout=30)
+
+    def options(self, **extra):
+        return dict({"host": "127.0.0.1", "port": self.port, "password": REDIS_PASSWORD}, **extra)
+
+
+def message(seq, text=None):
+    return json.dumps({"seq": seq, "role": "user" if seq % 2 else "assistant",
+                       "content": text or "message %d" % seq, "ts": 1700000000.0 + seq})
+
+
+def load_idle_and_recent(client, idle, recent, with_ttl_every=3, other=0):
+    """`idle` sessions idle for two hours (RESTORE ... IDLETIME), `recent` ones just written; every
+    `with_ttl_every`-th recent one has a one-day TTL (none when 0). Plus `other` idle keys outside the prefix."""
+    client.rpush("tmp:template", message(1))
+    template = client.dump("tmp:template")
+    client.delete("tmp:template")
+    pipe = client.pipeline(transaction=False)
+    for i in range(idle):
+        pipe.restore("%sidle-%06d" % (PREFIX, i), 0, template, idletime=7200)
+        if len(pipe) >= 5000:
+            pipe.execute()
+    for i in range(recent):
+        key = "%srecent-%06d" % (PREFIX, i)
+        pipe.rpush(key, message(1))
+        if with_ttl_every and i % with_ttl_every == 0:
+            pipe.expire(key, 86400)
+        if len(pipe) >= 5000:
+            pipe.execute()
+    for i in range(other):
+        pipe.restore("other:idle-%06d" % i, 0, template, idletime=7200)
+    pipe.execute()
+
+
+def load_conversations(client, sessions, messages, prefix=PREFIX):
+    pipe = client.pipeline(transaction=False)
+    for i in range(sessions):
+        pipe.rpush("%sconv-%04d" % (prefix, i), *[message(seq) for seq in range(1, messages + 1)])
+        if len(pipe) >= 200:
+            pipe.execute()
+    pipe.execute()
+
+
+def snapshot(client):
+    """Every key with its type, TTL presence and memory size: enough to see that nothing changed. Only
+    commands that leave a key's idle time alone (no LLEN/LRANGE), so taking a snapshot changes nothing."""
+    state = {}
+    for key in client.scan_iter(count=1000):
+        state[key] = (client.type(key), client.ttl(key) > 0, client.memory_usage(key))
+    return state
+
+
+def exactly_once(rclient, db, collection, sessions, messages, *, extra=None):
+    """Every message 1..messages of every session is in Redis or MongoDB, never both, never twice.
+    `extra` maps session id -> set of seqs appended during the run. Returns the sessions that break it."""
+    archived = {}
+    for doc in db[collection].find({}, {"session_id": 1, "seq": 1}):
+        archived.setdefault(doc["session_id"], []).append(doc["seq"])
+    problems = []
+    for i in range(sessions):
+        sid = "conv-%04d" % i
+        in_redis = [json.loads(raw)["seq"] for raw in rclient.lrange(PREFIX + sid, 0, -1)]
+        in_mongo = archived.get(sid, [])
+        expected = set(range(1, messages + 1)) | set((extra or {}).get(sid, ()))
+        both = set(in_redis) & set(in_mongo)
+        if len(in_redis) != len(set(in_redis)) or both or set(in_redis) | set(in_mongo) != expected:
+            problems.append((sid, sorted(both), sorted(expected - set(in_redis) - set(in_mongo))))
+    return problems
+
+
+class Background:
+    """One module run through ansible-playbook in the background, in a process group of its own."""
+
+    def __init__(self, module, args, check=False, diff=False):
+        self.work = Path(tempfile.mkdtemp(prefix="bruno-bg-"))
+        self.out_file = self.work / "result.json"
+        play = [{"name": "run %s" % module, "hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "module under test", module: args, "register": "under_test", "ignore_errors": True},
+            {"name": "save result", "ansible.builtin.copy": {"content": "{{ under_test | to_json }}",
+                                                             "dest": str(self.out_file)}, "check_mode": False},
+        ]}]
+        (self.work / "run.yml").write_text(json.dumps(play))
+        cmd = [str(BIN / "ansible-playbook"), "-i", str(ROOT / "inventory" / "lab"), str(self.work / "run.yml")]
+        if check:
+            cmd.append("--check")
+        if diff:
+            cmd.append("--diff")
+        self.log = open(self.work / "out.log", "w")  # noqa: SIM115 - closed in wait()/kill()
+        self.popen = subprocess.Popen(cmd, cwd=ROOT, env=IT.ansible_env(), stdout=self.log,
+                                      stderr=subprocess.STDOUT, start_new_session=True)
+
+    def module_pids(self, needle):
+        """PIDs of our descendants whose command line mentions `needle` (the AnsiballZ file of the module)."""
+        children = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append((int(entry.name), cmd))
+        found, todo = [], [self.popen.pid]
+        while todo:
+            for pid, cmd in children.get(todo.pop(), []):
+                todo.append(pid)
+                if needle in cmd:
+                    found.append(pid)
+        return found
+
+    def kill(self, needle):
+        """SIGKILL the module process (found by its AnsiballZ file name), then the rest of our process group."""
+        pids = self.module_pids(needle)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=30)
+        self.log.close()
+        return pids
+
+    def wait(self, timeout=300):
+        self.popen.wait(timeout=timeout)
+        self.log.close()
+        return json.loads(self.out_file.read_text()) if self.out_file.exists() else None
+
+    def output(self):
+        return (self.work / "out.log").read_text(errors="replace")
+
+
+def run_with_diff(module, args, check=False, timeout=300):
+    """Like run_module, with --diff: (result, output)."""
+    run = Background(module, args, check=check, diff=True)
+    result = run.wait(timeout=timeout)
+    assert result is not None, run.output()[-3000:]
+    return result, run.output()
+
+
+def wait_for(check, what, timeout=60.0, interval=0.05):
+    """Poll until check() is truthy; bounded. Not a timing assertion: the timeout only guards a hang."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out waiting for " + what)

@@ -1,0 +1,62 @@
+"""playbooks/cleanup_sessions.yml: check -> apply -> rerun unchanged, a summary, and no overlapping runs."""
+
+import re
+
+from sessionlab import PREFIX, REDIS_PASSWORD, load_conversations, load_idle_and_recent, run_playbook, snapshot
+
+LOCK = "bruno:ops:lock:cleanup_sessions"
+
+
+def extra_vars(redis_options, mongo_options):
+    return {"session_cleanup_redis": redis_options, "session_cleanup_mongodb": mongo_options,
+            "session_cleanup_keep_messages": 10,
+            "session_cleanup_policies": {"missing_ttl": 600, "max_ttl": 600, "max_idle": 3600}}
+
+
+def flat(output):
+    """The output with YAML line wrapping undone (the summary lines are long)."""
+    return " ".join(output.split())
+
+
+def recap_changed(output):
+    match = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", output)
+    assert match, output[-2000:]
+    return int(match.group(1))
+
+
+def test_check_apply_rerun_with_summary(sessions_redis, redis_options, mongo_options, archive_db):
+    load_idle_and_recent(sessions_redis, idle=50, recent=50, with_ttl_every=2)
+    load_conversations(sessions_redis, 5, 25)
+    before = snapshot(sessions_redis)
+    extra = extra_vars(redis_options, mongo_options)
+
+    checked = run_playbook("playbooks/cleanup_sessions.yml", extra, "--check")
+    assert checked.returncode == 0, checked.stdout[-3000:]
+    assert "50 idle sessions would be deleted" in flat(checked.stdout)
+    assert snapshot(sessions_redis) == before
+    assert archive_db.conversations.count_documents({}) == 0
+
+    applied = run_playbook("playbooks/cleanup_sessions.yml", extra, "-v")
+    assert applied.returncode == 0, applied.stdout[-3000:]
+    assert recap_changed(applied.stdout) == 2
+    summary = flat(applied.stdout)
+    assert "50 idle sessions were deleted" in summary, summary[summary.find("cleanup:"):][:600]
+    assert "75 messages were archived to bruno_it_sessions.conversations and 75 trimmed from Redis" in summary
+    assert sessions_redis.get(LOCK) is None  # released at the end
+    assert REDIS_PASSWORD not in applied.stdout + applied.stderr
+
+    again = run_playbook("playbooks/cleanup_sessions.yml", extra)
+    assert again.returncode == 0, again.stdout[-3000:]
+    assert recap_changed(again.stdout) == 0
+
+
+def test_refuses_to_run_while_another_run_holds_the_lock(sessions_redis, redis_options, mongo_options):
+    load_idle_and_recent(sessions_redis, idle=10, recent=10)
+    sessions_redis.set(LOCK, "cleanup-other-run", px=60000)
+    before = snapshot(sessions_redis)
+    refused = run_playbook("playbooks/cleanup_sessions.yml", extra_vars(redis_options, mongo_options))
+    assert refused.returncode != 0
+    assert "is held by another run (owner cleanup-other-run)" in flat(refused.stdout)
+    assert snapshot(sessions_redis) == before  # the lock too: still the other run's
+    assert sessions_redis.get(LOCK) == b"cleanup-other-run"
+    assert sum(1 for _k in sessions_redis.scan_iter(match=PREFIX + "idle-*")) == 10
