@@ -34,9 +34,10 @@ venv:
 collection:
 	@scripts/link-collection.sh
 
-# Go-built servers the tests start themselves (cached outside the repo, keyed by version).
+# Go-built servers (cached outside the repo, keyed by version): FerretDB for the tests, Kubernetes for the lab.
 tools:
-	@source lab/versions.env 2>/dev/null || true; lab/tools/build-ferretdb.sh "$${FERRETDB_VERSION:-v1.24.2}" >/dev/null
+	@PYTHONPATH=lab $(BIN)/python -c 'from labctl import services; services.ferretdb_binary()'
+	@lab/k8s/build.sh >/dev/null
 
 ## Quality gates -------------------------------------------------------------------------------------
 lint: ruff ansible-lint

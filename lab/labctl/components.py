@@ -22,9 +22,7 @@ scrape_configs:
   # The (kwok-emulated) kubelet's /metrics/resource of each node: container_memory_working_set_bytes
   # with namespace/pod/container labels, as in a real cluster.
   - job_name: kubelet-resource
-    scheme: https
-    tls_config:
-      insecure_skip_verify: true
+    honor_labels: true
     static_configs:
 {kubelet_targets}
   - job_name: agent-bruno

@@ -36,10 +36,16 @@ def require_binary(name, hint):
 
 
 def ferretdb_binary():
-    """Build (first time) or find the pinned FerretDB binary."""
+    """Build (first time) or find the pinned FerretDB binary.
+
+    From source: FerretDB embeds build/version/version.txt, which its release tooling generates and the
+    module zip lacks, so a plain `go install` builds a binary that panics at start.
+    """
     version = pinned_versions().get("FERRETDB_VERSION", "v1.24.2")
-    out = subprocess.run([str(LAB_ROOT / "tools" / "build-ferretdb.sh"), version],
-                         check=False, capture_output=True, text=True)
+    argv = [str(LAB_ROOT / "build-go-tool.sh"), "--from-source", "--module", "github.com/FerretDB/FerretDB",
+            "--write", "build/version/version.txt={version}", "--check", "--version",
+            "ferretdb", "github.com/FerretDB/FerretDB/cmd/ferretdb", version]
+    out = subprocess.run(argv, check=False, capture_output=True, text=True)
     if out.returncode != 0:
         raise procs.LabError("building FerretDB %s failed:\n%s" % (version, out.stderr[-2000:]))
     return out.stdout.strip().splitlines()[-1]
