@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 import traceback
 
@@ -247,7 +248,7 @@ class K8sClient:
             try:
                 response.run_forever(timeout=timeout)
                 stdout, stderr = response.read_stdout() or "", response.read_stderr() or ""
-                rc = response.returncode if not response.is_open() else None
+                rc = _exit_code(response)
             finally:
                 response.close()
         return rc, stdout, stderr
@@ -275,6 +276,29 @@ def api_error(action, exc, address):
         "cannot %s: %s %s%s" % (action, exc.status, message, hints.get(kind, "")),
         kind=kind, address=address, status=exc.status,
     )
+
+
+def _exit_code(response):
+    """The command's exit code from the exec error channel; None while it still runs.
+
+    A kubelet reports a non-zero exit as reason NonZeroExitCode with the code in causes[0]; some
+    implementations (kwok) send only "... exit status N" in the message, which the client's own
+    `returncode` cannot parse, so the channel is read and parsed here.
+    """
+    if response.is_open():
+        return None
+    raw = response.read_channel(3)  # ERROR_CHANNEL
+    try:
+        status = json.loads(raw) if raw else {}
+    except ValueError:
+        status = {}
+    if not raw or status.get("status") == "Success":
+        return 0
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode" and str(cause.get("message", "")).isdigit():
+            return int(cause["message"])
+    match = re.search(r"exit status (\d+)", status.get("message") or raw)
+    return int(match.group(1)) if match else 1
 
 
 def _status_from_text(text):
