@@ -7,6 +7,7 @@ Redis is what bruno_active_sessions reports, and so on. docs/lab.md describes th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 MIB = 2 ** 20
@@ -100,6 +101,6 @@ def sessions_series(spec, end_ts, hours=HISTORY_HOURS, step=STEP_SECONDS):
 
 
 def _noise(i, salt):
-    """A deterministic value in [-1, 1]."""
-    x = (i * 2654435761 + salt * 40503) % 2 ** 32
-    return (x / float(2 ** 31)) - 1.0
+    """A deterministic value in [-1, 1], independent between salts (so noise does not fake a correlation)."""
+    digest = hashlib.blake2b(b"%d:%d" % (salt, i), digest_size=4).digest()
+    return int.from_bytes(digest, "big") / float(2 ** 31) - 1.0

@@ -125,7 +125,8 @@ def agent_knobs(spec):
     base = "http://%s:%d" % (layout.HOST, layout.PORTS["agent"])
     _post(base + "/lab/release", {})
     if spec.hold_redis_connections:
-        _post(base + "/lab/hold-connections", {"redis": spec.hold_redis_connections, "redis_pool": 1000})
+        # Extra clients Redis sees, plus every connection of the agent's own pool (REDIS_POOL_SIZE, 20 here).
+        _post(base + "/lab/hold-connections", {"redis": spec.hold_redis_connections, "redis_pool": 20})
 
 
 def write_logs(pods, spec):
