@@ -67,7 +67,7 @@ def _prometheus():
 
 
 def restart_prometheus_with_history(spec, pods, end_ts):
-    """Stop Prometheus, replace its TSDB with the scenario's backfilled history, start it again."""
+    """Stop Prometheus, replace its TSDB with the scenario's history of `pods` ([(name, node)]), start it."""
     from labctl import seed  # noqa: PLC0415 - needs the venv's libraries
 
     prometheus = _prometheus()
@@ -75,7 +75,8 @@ def restart_prometheus_with_history(spec, pods, end_ts):
     data = prometheus.dir / "data"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
-    seed.backfill_prometheus(spec, pods, data, end_ts, "%s:%d" % (layout.HOST, layout.PORTS["agent"]))
+    seed.backfill_prometheus(spec, pods, data, end_ts, agent_instance="%s:%d" % (layout.HOST, layout.PORTS["agent"]),
+                             kubelet_instance="%s:%d" % (layout.HOST, KWOK_PORT))
     prometheus.start()
 
 

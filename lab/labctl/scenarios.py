@@ -167,7 +167,9 @@ def apply(name):
     set_container_statuses(core, pods, spec, now)
     seed.seed_redis(spec, layout.PORTS["redis"], now=now.timestamp())
     agent_knobs(spec)
-    components.restart_prometheus_with_history(spec, pods, int(now.timestamp()) - 60)
+    nodes = {p.metadata.name: p.spec.node_name
+             for p in core.list_namespaced_pod(NAMESPACE, label_selector=SELECTOR).items}
+    components.restart_prometheus_with_history(spec, [(pod, nodes[pod]) for pod in pods], int(now.timestamp()) - 60)
     write_logs(pods, spec)
     wait_for_usage(client.CustomObjectsApi(api_client), pods, spec)
     state = {"scenario": name, "cause": spec.cause, "pods": pods, "applied_at": _iso(now)}

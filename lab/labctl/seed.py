@@ -44,11 +44,13 @@ def seed_redis(spec, port, db=0, now=None):
     return created
 
 
-def openmetrics(spec, pods, end_ts, agent_instance):
-    """The scenario's history as OpenMetrics text: working set per pod, active sessions of the agent."""
+def openmetrics(spec, pods, end_ts, *, agent_instance, kubelet_instance):
+    """The scenario's history as OpenMetrics text: working set per (pod, node), active sessions of the agent."""
     lines = ["# TYPE container_memory_working_set_bytes gauge"]
-    for index, pod in enumerate(pods):
-        labels = 'namespace="bruno",pod="%s",container="agent-bruno",job="kubelet-resource"' % pod
+    for index, (pod, node) in enumerate(pods):
+        # Exactly the labels the live scrape gives the series, so history and live data are one series.
+        labels = ('container="agent-bruno",instance="%s",job="kubelet-resource",namespace="bruno",node="%s",'
+                  'pod="%s"' % (kubelet_instance, node, pod))
         lines.extend("container_memory_working_set_bytes{%s} %d %d" % (labels, value, ts)
                      for ts, value in scenario_specs.usage_series(spec, end_ts, index))
     lines.append("# TYPE bruno_active_sessions gauge")
@@ -59,14 +61,15 @@ def openmetrics(spec, pods, end_ts, agent_instance):
     return "\n".join(lines) + "\n"
 
 
-def backfill_prometheus(spec, pods, data_dir, end_ts, agent_instance):
+def backfill_prometheus(spec, pods, data_dir, end_ts, *, agent_instance, kubelet_instance):
     """Write the history into `data_dir` as TSDB blocks (Prometheus must be stopped, the dir wiped)."""
     promtool = shutil.which("promtool")
     if not promtool:
         raise procs.LabError("promtool not found; run `make env` (Debian package prometheus)")
     with tempfile.TemporaryDirectory(prefix="bruno-backfill-") as work:
         source = Path(work) / "history.om"
-        source.write_text(openmetrics(spec, pods, end_ts, agent_instance))
+        source.write_text(openmetrics(spec, pods, end_ts, agent_instance=agent_instance,
+                                                 kubelet_instance=kubelet_instance))
         out = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
                              capture_output=True, text=True, timeout=300, check=False)
     if out.returncode != 0:
