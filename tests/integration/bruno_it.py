@@ -12,6 +12,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+LAB = ROOT / "lab" / "lab"
+LAB_DIR = Path(os.environ.get("BRUNO_LAB_DIR") or ROOT / ".lab")
+ADMIN_KUBECONFIG = LAB_DIR / "kubeconfig" / "admin.yaml"
+AUTOMATION_KUBECONFIG = LAB_DIR / "kubeconfig" / "automation.yaml"
+KUBECTL_CLUSTER = ROOT / "lab" / "k8s" / "cluster"
 REDIS_PASSWORD = "it-redis-pw-7f3a"  # test-only; the tests assert it never shows up in output
 
 
@@ -65,3 +70,21 @@ def run_playbook(playbook, extra_vars, *args, timeout=300):
     cmd = [str(BIN / "ansible-playbook"), playbook, "-e", json.dumps(extra_vars), *args]
     return subprocess.run(cmd, cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout,
                           check=False)
+
+
+def run_lab(*args, timeout=600):
+    """Run `lab/lab ARGS`; fail the test with its output when it fails."""
+    out = subprocess.run([str(LAB), *args], capture_output=True, text=True, timeout=timeout, check=False)
+    if out.returncode != 0:
+        raise AssertionError("lab %s failed:\n%s" % (" ".join(args), (out.stdout + out.stderr)[-3000:]))
+    return out.stdout
+
+
+def kubectl(*args, kubeconfig=None, timeout=120, check=True):
+    """The lab's kubectl (admin kubeconfig unless another is given); returns CompletedProcess."""
+    env = dict(os.environ, KUBECONFIG=str(kubeconfig or ADMIN_KUBECONFIG))
+    out = subprocess.run([str(KUBECTL_CLUSTER), "kubectl", *args], capture_output=True, text=True, timeout=timeout,
+                         env=env, check=False)
+    if check and out.returncode != 0:
+        raise AssertionError("kubectl %s failed: %s" % (" ".join(args), out.stderr[-2000:]))
+    return out

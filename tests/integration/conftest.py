@@ -1,8 +1,11 @@
 """Real servers for the integration tests: Redis (with a password), FerretDB (MongoDB wire) and
 Prometheus, each on a free 127.0.0.1 port, started once per session and stopped by PID."""
 
+import subprocess
+
 import pytest
-from bruno_it import BIN, REDIS_PASSWORD, ROOT, ansible_env, run_module, run_playbook
+
+from bruno_it import BIN, LAB, REDIS_PASSWORD, ROOT, ansible_env, run_module, run_playbook
 
 # Re-exported: some test folders load this file by path for its helpers.
 __all__ = ["BIN", "REDIS_PASSWORD", "ROOT", "ansible_env", "run_module", "run_playbook"]
@@ -52,3 +55,18 @@ def backends(redis_server, ferretdb_server, prometheus_server):
         "mongodb": {"host": "127.0.0.1", "port": ferretdb_server.port},
         "prometheus": {"url": prometheus_server.url},
     }
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """The embedded lab, running: brought up when it is not (and then down again at the end)."""
+    if subprocess.run([str(LAB), "status"], capture_output=True, timeout=120, check=False).returncode == 0:
+        yield LAB
+        return
+    up = subprocess.run([str(LAB), "up"], capture_output=True, text=True, timeout=5400, check=False)
+    if up.returncode != 0:
+        pytest.fail("lab up failed:\n%s" % (up.stdout + up.stderr)[-4000:])
+    try:
+        yield LAB
+    finally:
+        subprocess.run([str(LAB), "down"], capture_output=True, timeout=300, check=False)

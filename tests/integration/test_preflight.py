@@ -1,7 +1,6 @@
 """bruno.ops.preflight against real Redis, FerretDB and Prometheus."""
 
 from bruno_it import REDIS_PASSWORD, run_module, run_playbook
-
 from labctl import procs, services
 
 MODULE = "bruno.ops.preflight"
