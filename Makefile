@@ -13,11 +13,11 @@ DEBS      := redis-server prometheus openssl ca-certificates git shellcheck
 PYTEST    ?= $(BIN)/python -m pytest
 PYTEST_ARGS ?=
 
-.PHONY: help env debs venv collection tools lint ruff ansible-lint sanity unit integration test demo \
+.PHONY: help env debs venv collection tools lint ruff ansible-lint sanity unit integration test molecule demo \
         lab-up lab-down lab-status lab-reset changelog clean
 
 help:
-	@echo "make demo          bring the lab up and run playbooks/preflight.yml against it"
+	@echo "make demo          bring the lab up, apply DEMO_SCENARIO (memory-leak) and run playbooks/diagnose.yml"
 	@echo "make test          lint, ansible-test sanity, unit and integration tests"
 	@echo "make env           install the pinned venv, Debian packages and Go-built tools only"
 	@echo "make lab-up | lab-down | lab-status"
@@ -57,8 +57,12 @@ unit: env
 integration: env
 	$(PYTEST) tests/integration $(PYTEST_ARGS)
 
+# The lab comes up for the integration tests (and goes down after, unless it was already running).
 test: env lint sanity
-	$(PYTEST) tests/unit tests/integration $(PYTEST_ARGS)
+	PYTEST_ARGS="$(PYTEST_ARGS)" scripts/run-tests.sh
+
+molecule: env
+	source $(BIN)/activate && molecule test -s lab
 
 ## Lab and demo --------------------------------------------------------------------------------------
 lab-up: env
@@ -73,8 +77,13 @@ lab-status:
 lab-reset: env
 	lab/lab reset
 
+# The main job on the lab: a scenario (DEMO_SCENARIO, default memory-leak), then diagnose.yml.
+DEMO_SCENARIO ?= memory-leak
 demo: lab-up
-	$(BIN)/ansible-playbook playbooks/preflight.yml
+	lab/lab scenario $(DEMO_SCENARIO)
+	$(BIN)/ansible-playbook playbooks/diagnose.yml
+	@echo; echo "reports: $(CURDIR)/reports/latest/diagnosis.{json,md,html}"; echo
+	@sed -n '1,12p' reports/latest/diagnosis.md
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint

@@ -86,9 +86,17 @@ elif read("/sys/fs/cgroup/memory/memory.usage_in_bytes") is not None:
                      "peak_bytes": number(read("/sys/fs/cgroup/memory/memory.max_usage_in_bytes"))}
 if args.get("debug_url"):
     try:
-        import urllib.request
-        with urllib.request.urlopen(args["debug_url"], timeout=args.get("timeout", 5)) as response:
-            out["app"] = json.loads(response.read(65536).decode("utf-8"))
+        import http.client
+        from urllib.parse import urlsplit
+        url = urlsplit(args["debug_url"])
+        conn_class = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+        conn = conn_class(url.hostname, url.port, timeout=args.get("timeout", 5))
+        conn.request("GET", (url.path or "/") + ("?" + url.query if url.query else ""))
+        response = conn.getresponse()
+        if response.status != 200:
+            raise ValueError("HTTP %s" % response.status)
+        out["app"] = json.loads(response.read(65536).decode("utf-8"))
+        conn.close()
     except Exception as exc:
         out["errors"].append("debug_url: %s" % exc)
 print("BRUNO-PROBE " + json.dumps(out))
