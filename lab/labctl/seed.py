@@ -68,8 +68,8 @@ def backfill_prometheus(spec, pods, data_dir, end_ts, *, agent_instance, kubelet
         raise procs.LabError("promtool not found; run `make env` (Debian package prometheus)")
     with tempfile.TemporaryDirectory(prefix="bruno-backfill-") as work:
         source = Path(work) / "history.om"
-        source.write_text(openmetrics(spec, pods, end_ts, agent_instance=agent_instance,
-                                                 kubelet_instance=kubelet_instance))
+        text = openmetrics(spec, pods, end_ts, agent_instance=agent_instance, kubelet_instance=kubelet_instance)
+        source.write_text(text)
         out = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
                              capture_output=True, text=True, timeout=300, check=False)
     if out.returncode != 0:

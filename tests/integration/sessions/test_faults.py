@@ -173,8 +173,8 @@ def test_3a_archive_killed_mid_batch(sessions_redis, redis_options, mongo_option
     assert archive_db.conversations.count_documents({}) == SESSIONS * (MESSAGES - KEEP)
 
 
-def test_3b_archive_killed_between_mongodb_write_and_redis_trim(sessions_redis, redis_options, mongo_options,
-                                                               archive_db):
+def test_3b_archive_killed_between_mongodb_write_and_redis_trim(
+        sessions_redis, redis_options, mongo_options, archive_db):
     load_conversations(sessions_redis, SESSIONS, MESSAGES)
     # Writes are paused in Redis: the module reads and archives, then blocks on its first trim. Then we kill it.
     sessions_redis.execute_command("CLIENT", "PAUSE", 120000, "WRITE")
