@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # ansible-test needs the collection at .../ansible_collections/<namespace>/<name>/ and no Docker here:
-# copy the tracked and new (not ignored) files there and run sanity with --local; ansible-test
+# copy the files git tracks (git add new ones first) there and run sanity with --local; ansible-test
 # still makes one venv per sanity test with that test's pinned requirements.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -9,7 +9,7 @@ trap 'rm -rf "$work"' EXIT
 dest="$work/ansible_collections/bruno/ops"
 mkdir -p "$dest"
 cd "$root"
-git ls-files -co --exclude-standard -z | while IFS= read -r -d '' f; do
+git ls-files -c -z | while IFS= read -r -d '' f; do
   [ -e "$f" ] && printf '%s\0' "$f"
 done | xargs -0 cp --parents -t "$dest"
 # ansible-test bootstraps pip into each sanity venv with a get-pip.py it downloads from a host this machine
