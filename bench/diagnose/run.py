@@ -305,21 +305,32 @@ def throttling(stderr):
 # ---------------------------------------------------------------------------------------------------- main
 
 
-def cleanup(namespaces, nodes):
-    """Delete what this run made, whatever state it is in; bounded waits, errors reported, never raised."""
-    for ns in namespaces:
-        kubectl("delete", "namespace", ns, "--ignore-not-found", "--wait=false", check=False)
-    for ns in namespaces:
-        try:
-            wait("namespace %s to go" % ns,
-                 lambda ns=ns: kubectl("get", "namespace", ns, check=False).returncode != 0 or "still there",
-                 timeout=300, interval=3)
-        except RuntimeError as exc:
-            print("cleanup: %s" % exc, file=sys.stderr, flush=True)
-        for base in (POD_LOGS, POD_EXEC):
-            shutil.rmtree(base / ns, ignore_errors=True)
-    if nodes:
-        kubectl("delete", "node", *nodes, "--ignore-not-found", check=False, timeout=120)
+def _deleted(kind, name):
+    """Ask for the deletion again (the apiserver may have been away) and say whether the object is gone."""
+    kubectl("delete", kind, name, "--ignore-not-found", "--wait=false", check=False, timeout=60)
+    done = kubectl("get", kind, name, "-o", "name", check=False, timeout=60)
+    if done.returncode == 0:
+        return "still there"
+    return True if "NotFound" in done.stderr else "apiserver: %s" % done.stderr.strip()[-300:]
+
+
+def cleanup(namespaces, nodes, budget=300):
+    """Delete what this run made, whatever state it is in: namespaces first (their pods go with them), then the
+    nodes. Each deletion is asked again until the object is gone, so a lab restart in between does not leave it
+    behind; budget seconds in all (a few seconds per object once it is spent, e.g. with the apiserver down).
+    What is still there is reported with the command that deletes it, never raised."""
+    deadline = time.monotonic() + budget
+    for kind, names in (("namespace", namespaces), ("node", nodes)):
+        for name in names:
+            try:
+                wait("%s %s to go" % (kind, name), lambda kind=kind, name=name: _deleted(kind, name),
+                     timeout=max(5, deadline - time.monotonic()), interval=3)
+            except RuntimeError as exc:
+                print("cleanup: %s; delete it by hand: kubectl delete %s %s" % (exc, kind, name),
+                      file=sys.stderr, flush=True)
+            if kind == "namespace":
+                for base in (POD_LOGS, POD_EXEC):
+                    shutil.rmtree(base / name, ignore_errors=True)
 
 
 def _terminate(signum, _frame):
@@ -391,7 +402,6 @@ def measure_size(n, rounds, work, rows):
         "pls_peak": max(peaks["pod_log_scan"]) / 1024.0,
         "check": check, "module_log_bytes": mods["pod_log_scan"]["log_bytes"],
         "module_logs_read": mods["pod_log_scan"]["logs_read"],
-        "verdict": report.get("verdict", {}).get("primary") if isinstance(report.get("verdict"), dict) else None,
     })
     return namespace
 
