@@ -17,8 +17,12 @@ INVALID = "invalid_input"  # the caller's options are wrong; nothing was attempt
 CONFIG = "configuration"  # the options are well-formed but what they point at is unusable (no kubeconfig file)
 MISSING_LIBRARY = "missing_library"
 API = "api_error"  # anything else the server said no to
+GUARDRAIL = "guardrail"  # a change was refused before it was made: it would break a safety rule
+CONFLICT = "conflict"  # someone else holds the change lock, or changed the object since it was read
+ROLLOUT = "rollout_failed"  # a change was made but its rollout did not complete (and was rolled back)
 
-KINDS = (UNREACHABLE, AUTH, FORBIDDEN, NOT_FOUND, INVALID, CONFIG, MISSING_LIBRARY, API)
+KINDS = (UNREACHABLE, AUTH, FORBIDDEN, NOT_FOUND, INVALID, CONFIG, MISSING_LIBRARY, API, GUARDRAIL, CONFLICT,
+         ROLLOUT)
 
 
 class BrunoOpsError(Exception):

@@ -266,11 +266,14 @@ def api_error(action, exc, address):
         message = body.get("message") or message
     except (TypeError, ValueError):
         pass
-    kinds = {401: errors.AUTH, 403: errors.FORBIDDEN, 404: errors.NOT_FOUND, 422: errors.INVALID}
+    kinds = {401: errors.AUTH, 403: errors.FORBIDDEN, 404: errors.NOT_FOUND, 409: errors.CONFLICT, 422: errors.INVALID}
     kind = kinds.get(exc.status, errors.API)
+    if exc.status == 422 and "testing value" in message:  # a JSON patch's resourceVersion test failed
+        kind = errors.CONFLICT
     hints = {
         errors.AUTH: "; the credentials were rejected: check the kubeconfig user or kubernetes.api_key",
         errors.FORBIDDEN: "; grant the automation's Role this verb on this resource",
+        errors.CONFLICT: "; the object changed while this ran (or the lock is held): read the message and rerun",
     }
     return errors.BrunoOpsError(
         "cannot %s: %s %s%s" % (action, exc.status, message, hints.get(kind, "")),

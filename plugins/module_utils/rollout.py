@@ -1,0 +1,62 @@
+# Copyright: (c) 2026, bruno.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""When is a rollout done, and when has it failed? Pure predicates over a workload object, and a bounded
+waiter driven by an injectable clock (kubernetes.core's waiter model), so the logic is unit-tested without
+an apiserver and the module code only reads and sleeps."""
+
+from __future__ import annotations
+
+import time
+
+
+def rollout_status(obj):
+    """{complete, failed, reason, desired, updated, ready, available, total, observed} of a Deployment-like
+    object, the checks of `kubectl rollout status`: the controller has seen the latest generation, and every
+    desired replica is updated, ready and available, with no old replica left."""
+    meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
+    desired = spec.get("replicas", 1)
+    counts = {
+        "desired": desired,
+        "updated": status.get("updatedReplicas") or 0,
+        "ready": status.get("readyReplicas") or 0,
+        "available": status.get("availableReplicas") or 0,
+        "total": status.get("replicas") or 0,
+        "observed": (status.get("observedGeneration") or 0) >= (meta.get("generation") or 0),
+    }
+    failed = _progress_deadline_exceeded(status)
+    if not counts["observed"]:
+        reason = "the controller has not seen generation %s yet" % meta.get("generation")
+    elif failed:
+        reason = "progress deadline exceeded: %s" % failed
+    elif counts["updated"] < desired:
+        reason = "%d of %d replicas updated" % (counts["updated"], desired)
+    elif counts["total"] > counts["updated"]:
+        reason = "%d old replicas pending termination" % (counts["total"] - counts["updated"])
+    elif counts["ready"] < desired or counts["available"] < desired:
+        reason = "%d of %d updated replicas ready, %d available" % (counts["ready"], desired, counts["available"])
+    else:
+        reason = "complete"
+    counts.update(complete=reason == "complete", failed=bool(failed) and counts["observed"], reason=reason)
+    return counts
+
+
+def _progress_deadline_exceeded(status):
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
+            return condition.get("message") or "ProgressDeadlineExceeded"
+    return None
+
+
+def wait_for(read, done, timeout, *, interval=2.0, clock=time.monotonic, sleep=time.sleep):
+    """Call read() until done(value) is true or `timeout` seconds pass; (ok, last value, seconds waited).
+
+    Always reads at least once and once more at the deadline, so a short timeout still sees the state."""
+    started = clock()
+    while True:
+        value = read()
+        if done(value):
+            return True, value, clock() - started
+        left = timeout - (clock() - started)
+        if left <= 0:
+            return False, value, clock() - started
+        sleep(min(interval, left))

@@ -1,0 +1,186 @@
+#!/usr/bin/python
+# Copyright: (c) 2026, bruno.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: rollout_restart
+short_description: Restart a Deployment's pods the way kubectl rollout restart does, wait, roll back on failure
+version_added: 0.2.0
+description:
+  - Sets the pod template annotation C(kubectl.kubernetes.io/restartedAt) to now, so the controller replaces
+    every pod with a new one through a normal rolling update (respecting maxUnavailable and PodDisruptionBudgets
+    of evictions), then waits until the rollout is complete.
+  - When the rollout does not complete within O(wait_timeout), the previous pod template is put back and the
+    module fails with kind C(rollout_failed), naming the old and new ReplicaSets.
+  - The runbook's fix for a memory leak and for exhausted connection pools: new processes start empty.
+  - A restart is a change every time it runs. O(not_within) makes a rerun idempotent - when the pods were
+    already restarted that recently, nothing is done and C(changed=false).
+author:
+  - bruno.ops contributors (@bruno-ops)
+extends_documentation_fragment:
+  - bruno.ops.kubernetes
+  - bruno.ops.workload
+  - bruno.ops.workload.WAIT
+options:
+  not_within:
+    description:
+      - Skip the restart when the template's C(restartedAt) is more recent than this duration (C(90s), C(15m),
+        C(1h)), for example because an earlier run of the same playbook did it. Unset restarts every time.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    details: The annotation patch is sent as a server-side dry run; nothing restarts.
+  diff_mode:
+    support: full
+"""
+
+EXAMPLES = r"""
+- name: Restart agent-bruno unless it was restarted in the last 15 minutes
+  bruno.ops.rollout_restart:
+    kubernetes: {kubeconfig: ~/.kube/config}
+    namespace: bruno
+    name: agent-bruno
+    not_within: 15m
+    wait_timeout: 600
+  register: restart
+
+- name: Say which ReplicaSets ran before and after
+  ansible.builtin.debug:
+    msg: "{{ restart.old_replica_set }} -> {{ restart.new_replica_set }}"
+"""
+
+RETURN = r"""
+before:
+  description: The template's restart annotation and the desired replicas before.
+  returned: always
+  type: dict
+  sample: {restarted_at: null, replicas: 2}
+after:
+  description: The same after the restart (in check mode, the dry run's answer).
+  returned: always
+  type: dict
+  sample: {restarted_at: "2026-11-29T03:12:09Z", replicas: 2}
+restarted_at:
+  description: When the pods were (or, in check mode, would be) restarted; the existing time when skipped.
+  returned: always
+  type: str
+  sample: "2026-11-29T03:12:09Z"
+skipped_reason:
+  description: Why nothing was done (O(not_within)).
+  returned: when the restart was skipped
+  type: str
+  sample: pods were restarted at 2026-11-29T03:12:09Z, within not_within=15m
+revision_before:
+  description: The Deployment's revision before the restart.
+  returned: always
+  type: str
+  sample: "4"
+revision_after:
+  description: Its revision after the restart.
+  returned: always
+  type: str
+  sample: "5"
+old_replica_set:
+  description: The ReplicaSet whose pods were replaced.
+  returned: when changed and not in check mode, for a Deployment
+  type: str
+  sample: agent-bruno-5d8f7c9b6
+new_replica_set:
+  description: The ReplicaSet of the new pods.
+  returned: when changed and not in check mode, for a Deployment
+  type: str
+  sample: agent-bruno-7b9c6d5f4
+rollout:
+  description: The rollout's state when the wait ended.
+  returned: when changed and O(wait=true), not in check mode
+  type: dict
+  sample: {complete: true, desired: 2, updated: 2, ready: 2, available: 2, total: 2, observed: true,
+           failed: false, reason: complete}
+waited:
+  description: Seconds spent waiting for the rollout.
+  returned: when changed and O(wait=true), not in check mode
+  type: float
+  sample: 12.3
+rolled_back:
+  description: Whether the template was rolled back (true only in the error details of a failed run).
+  returned: when changed and O(wait=true), not in check mode
+  type: bool
+  sample: false
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run, workload
+from ansible_collections.bruno.ops.plugins.module_utils.durations import iso, parse_duration, parse_time, utcnow
+from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import K8sClient, kubernetes_option
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def argument_spec():
+    spec = dict(kubernetes=kubernetes_option(), not_within=dict(type="str"))
+    spec.update(workload.workload_options())
+    spec.update(workload.wait_options())
+    return spec
+
+
+def restarted_at(obj):
+    return ((obj["spec"]["template"].get("metadata") or {}).get("annotations") or {}).get(RESTARTED_AT)
+
+
+def recent_restart(obj, not_within, now):
+    """The reason to skip, when the template was restarted less than `not_within` seconds before `now`."""
+    if not not_within:
+        return None
+    last = parse_time(restarted_at(obj))
+    if last and (now - last).total_seconds() < not_within:
+        return "pods were restarted at %s, within not_within=%ss" % (iso(last), int(not_within))
+    return None
+
+
+def run(params, check_mode):
+    try:
+        not_within = parse_duration(params["not_within"], "not_within") if params["not_within"] else None
+    except ValueError as exc:
+        raise errors.BrunoOpsError(str(exc), kind=errors.INVALID) from None
+    if params["wait_timeout"] < 1:
+        raise errors.BrunoOpsError("wait_timeout must be at least 1 second", kind=errors.INVALID)
+    now = utcnow()
+    stamp = iso(now)
+    skipped = {}
+    client = K8sClient(params["kubernetes"] or {})
+    target = workload.Workload(client, params["namespace"], params["name"], params["kind"])
+
+    def build(obj):
+        skipped["reason"] = recent_restart(obj, not_within, now)
+        if skipped["reason"]:
+            return []
+        if (obj["spec"]["template"].get("metadata") or {}).get("annotations") is None:
+            return [{"op": "add", "path": "/spec/template/metadata/annotations", "value": {RESTARTED_AT: stamp}}]
+        return [{"op": "add", "path": "/spec/template/metadata/annotations/%s" % RESTARTED_AT.replace("/", "~1"),
+                 "value": stamp}]
+
+    def view(obj):
+        return {"restarted_at": restarted_at(obj), "replicas": obj["spec"].get("replicas")}
+
+    try:
+        result = workload.change(target, build, view, check_mode, wait=params["wait"],
+                                 wait_timeout=params["wait_timeout"], rollback_on_failure=params["rollback_on_failure"])
+    finally:
+        client.close()
+    result["restarted_at"] = result["after"]["restarted_at"]
+    if skipped.get("reason"):
+        result["skipped_reason"] = skipped["reason"]
+    return result
+
+
+def main():
+    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
+    module_run.execute(module, run)
+
+
+if __name__ == "__main__":
+    main()
