@@ -19,6 +19,8 @@ SELECTOR = "app=agent-bruno"
 DEPLOYMENT = "agent-bruno"
 CONTAINER = "agent-bruno"
 MEMORY_ANNOTATION = "lab.bruno.ops/memory-usage." + CONTAINER
+EXIT_HOOK = "lab.bruno.ops/on-exit-post"  # lab/k8s/cluster pod-sync POSTs it when the pod terminates
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 CLUSTER = layout.LAB_SRC / "k8s" / "cluster"
 
 
@@ -121,12 +123,34 @@ def set_container_statuses(core, pods, spec, now):
             core.create_namespaced_event(NAMESPACE, body)
 
 
-def agent_knobs(spec):
+def agent_knobs(core, pods, spec):
+    """The agent's held connections. The agent runs outside the pods, so the pods carry an exit hook: when one of
+    them terminates (a restart, a rollout), the lab's pod-sync POSTs /lab/release, as a real process's
+    connections would go with it."""
     base = "http://%s:%d" % (layout.HOST, layout.PORTS["agent"])
     _post(base + "/lab/release", {})
     if spec.hold_redis_connections:
         # Extra clients Redis sees, plus every connection of the agent's own pool (REDIS_POOL_SIZE, 20 here).
         _post(base + "/lab/hold-connections", {"redis": spec.hold_redis_connections, "redis_pool": 20})
+        for pod in pods:
+            core.patch_namespaced_pod(pod, NAMESPACE, {"metadata": {"annotations": {EXIT_HOOK: base + "/lab/release"}}})
+
+
+def reset_workload():
+    """agent-bruno's objects as the manifest has them, whatever an earlier remediation changed (env, limits, HPA
+    bounds, the restart annotation), and no change lock left from it: each scenario is a fresh incident."""
+    from labctl import components  # noqa: PLC0415 - avoids an import cycle with components
+
+    kubectl("apply", "-f", str(components.Workload.manifest))
+    template = json.loads(kubectl("-n", NAMESPACE, "get", "deployment", DEPLOYMENT, "-o",
+                                  "jsonpath={.spec.template.metadata.annotations}") or "{}")
+    if RESTARTED_AT in template:
+        kubectl("-n", NAMESPACE, "patch", "deployment", DEPLOYMENT, "--type=json", "-p",
+                json.dumps([{"op": "remove", "path": "/spec/template/metadata/annotations/"
+                             + RESTARTED_AT.replace("/", "~1")}]))
+    kubectl("-n", NAMESPACE, "rollout", "status", "deployment/" + DEPLOYMENT, "--timeout=120s")
+    kubectl("-n", NAMESPACE, "delete", "lease", "-l", "app.kubernetes.io/managed-by=bruno.ops", "--ignore-not-found")
+    kubectl("-n", NAMESPACE, "delete", "limitrange,resourcequota", "-l", "lab.bruno.ops/test", "--ignore-not-found")
 
 
 def write_logs(pods, spec):
@@ -162,11 +186,12 @@ def apply(name):
     now = datetime.datetime.now(datetime.timezone.utc)
     api_client = api()
     core = client.CoreV1Api(api_client)
+    reset_workload()
     pods = agent_pods(core)
     set_memory(core, pods, spec)
     set_container_statuses(core, pods, spec, now)
     seed.seed_redis(spec, layout.PORTS["redis"], now=now.timestamp())
-    agent_knobs(spec)
+    agent_knobs(core, pods, spec)
     nodes = {p.metadata.name: p.spec.node_name
              for p in core.list_namespaced_pod(NAMESPACE, label_selector=SELECTOR).items}
     components.restart_prometheus_with_history(spec, [(pod, nodes[pod]) for pod in pods], int(now.timestamp()) - 60)

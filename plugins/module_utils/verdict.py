@@ -61,31 +61,36 @@ NEEDS = {
     "undersized_limit": ("kubernetes", "prometheus"),
 }
 
+# The runbook's fix per cause: playbooks run in this order by remediate.yml, with these extra vars (the roles'
+# documented variables; AWX surveys use the same names).
 FIXES = {
     "too_many_sessions": {
         "summary": "Expire idle sessions now and lower SESSION_TTL so they stop piling up",
         "playbooks": [
             {"playbook": "playbooks/cleanup_sessions.yml",
-             "extra_vars": {"cleanup_set_missing_ttl": 3600, "cleanup_max_ttl": 3600}},
-            {"playbook": "playbooks/reduce_session_ttl.yml", "extra_vars": {"session_ttl": 3600}},
+             "extra_vars": {"session_cleanup_policies": {"missing_ttl": 3600, "max_ttl": 3600, "max_idle": 86400}}},
+            {"playbook": "playbooks/reduce_session_ttl.yml", "extra_vars": {"session_ttl_seconds": 3600}},
         ],
     },
     "connection_pool_exhaustion": {
         "summary": "Restart the pods to drop stale connections, then cap REDIS_POOL_SIZE / MONGO_POOL_SIZE",
-        "playbooks": [{"playbook": "playbooks/restart.yml", "extra_vars": {}}],
+        "playbooks": [{"playbook": "playbooks/restart.yml", "extra_vars": {"restart_not_within": "10m"}}],
     },
     "memory_leak": {
         "summary": "Restart the pods to reclaim memory now, and escalate the leak to the development team",
-        "playbooks": [{"playbook": "playbooks/restart.yml", "extra_vars": {}}],
+        "playbooks": [{"playbook": "playbooks/restart.yml", "extra_vars": {"restart_not_within": "10m"}}],
     },
     "large_contexts": {
-        "summary": "Archive old messages of long conversations to MongoDB and trim them in Redis",
-        "playbooks": [{"playbook": "playbooks/cleanup_sessions.yml",
-                       "extra_vars": {"archive_over_messages": 50}}],
+        "summary": "Archive old messages of long conversations to MongoDB, trim them in Redis, restart to free memory",
+        "playbooks": [
+            {"playbook": "playbooks/cleanup_sessions.yml",
+             "extra_vars": {"session_cleanup_archive": True, "session_cleanup_keep_messages": 20}},
+            {"playbook": "playbooks/restart.yml", "extra_vars": {"restart_not_within": "10m"}},
+        ],
     },
     "undersized_limit": {
         "summary": "Raise the memory limit to the recommended value (usage is steady, not growing)",
-        "playbooks": [{"playbook": "playbooks/tune_limits.yml", "extra_vars": {"tune_mode": "apply"}}],
+        "playbooks": [{"playbook": "playbooks/tune_limits.yml", "extra_vars": {"tune_limits_mode": "apply"}}],
     },
 }
 
