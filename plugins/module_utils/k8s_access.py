@@ -1,7 +1,7 @@
 # Copyright: (c) 2026, bruno.ops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """What the collection asks of the Kubernetes API, verb by verb: the single list preflight checks,
-the lab's Roles grant and the docs print."""
+deploy/rbac's Roles grant (tests compare them) and the docs print."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ REQUIRED_ACCESS = (
     (REMEDIATE, "get", "coordination.k8s.io", "leases", None, True),
     (REMEDIATE, "create", "coordination.k8s.io", "leases", None, True),
     (REMEDIATE, "update", "coordination.k8s.io", "leases", None, True),
+    (REMEDIATE, "list", "", "nodes", None, False),  # the memory-limit guardrail: the largest node's allocatable
 )
 
 
