@@ -11,8 +11,10 @@ options:
   kubernetes:
     description:
       - How to reach the Kubernetes API. Credentials are picked in this order. O(kubernetes.host) with
-        O(kubernetes.api_key) or a client certificate; else a kubeconfig (O(kubernetes.kubeconfig), then
-        E(KUBECONFIG), then C(~/.kube/config)) and its O(kubernetes.context); else the in-cluster ServiceAccount.
+        O(kubernetes.api_key) or a client certificate; else O(kubernetes.kubeconfig) / O(kubernetes.context); else
+        E(K8S_AUTH_HOST) with E(K8S_AUTH_API_KEY), E(K8S_AUTH_SSL_CA_CERT) and E(K8S_AUTH_VERIFY_SSL) (what AWX's
+        Kubernetes credential injects); else E(KUBECONFIG), then C(~/.kube/config); else the in-cluster
+        ServiceAccount.
       - Pass an empty dict to use the default kubeconfig or the in-cluster ServiceAccount.
       - Share it between tasks with C(module_defaults) and the C(group/bruno.ops.kubernetes) action group.
     type: dict

@@ -3,8 +3,9 @@
 """Kubernetes connection layer: the `kubernetes` option set, one way to connect, one error translation.
 
 Auth is picked in a fixed order so a run is predictable: explicit `host` (token / client certificate),
-else a kubeconfig (`kubeconfig`, $KUBECONFIG or ~/.kube/config, with `context`), else the in-cluster
-ServiceAccount.
+else an explicit `kubeconfig` / `context`, else the K8S_AUTH_* environment (what AWX's "OpenShift or
+Kubernetes API Bearer Token" credential injects, the variables kubernetes.core reads too), else a kubeconfig
+($KUBECONFIG or ~/.kube/config), else the in-cluster ServiceAccount.
 """
 
 from __future__ import annotations
@@ -45,6 +46,23 @@ KUBERNETES_CONNECTION_SPEC = dict(
 )
 
 IN_CLUSTER_ENV = "KUBERNETES_SERVICE_HOST"
+# Option <- environment variable, as AWX's Kubernetes credential type injects them.
+AUTH_ENV = (("host", "K8S_AUTH_HOST"), ("api_key", "K8S_AUTH_API_KEY"), ("ca_cert", "K8S_AUTH_SSL_CA_CERT"),
+            ("validate_certs", "K8S_AUTH_VERIFY_SSL"))
+
+
+def with_env_auth(params, environ=None):
+    """The options, completed from K8S_AUTH_* when none of host, kubeconfig or context was given."""
+    environ = os.environ if environ is None else environ
+    if params.get("host") or params.get("kubeconfig") or params.get("context") or not environ.get("K8S_AUTH_HOST"):
+        return params
+    merged = dict(params)
+    for option, variable in AUTH_ENV:
+        value = environ.get(variable)
+        if value and merged.get(option) is None:
+            merged[option] = value.strip().lower() in ("1", "true", "yes", "on") if option == "validate_certs" \
+                else value
+    return merged
 
 
 def kubernetes_option(required=False):
@@ -69,6 +87,7 @@ def _default_kubeconfig():
 def build_configuration(params):
     """A kubernetes.client.Configuration from the options; raises BrunoOpsError on unusable ones."""
     require_kubernetes()
+    params = with_env_auth(params)
     if params.get("request_timeout") is not None and params["request_timeout"] <= 0:
         raise errors.BrunoOpsError("kubernetes.request_timeout must be a positive number of seconds",
                                    kind=errors.INVALID)

@@ -81,6 +81,11 @@ def check(new_limit, *, request, peak, headroom, max_limit, limit_ranges, quotas
         floor = int(peak * headroom)
         rule("above_peak", new_limit >= floor, "limit %s %s observed peak %s x headroom %g = %s" % (
             format_bytes(new_limit), ">=" if new_limit >= floor else "<", human(peak), headroom, human(floor)))
+    else:  # without usage figures only a raise is known to be safe
+        raising = current_limit is not None and new_limit >= current_limit
+        rule("above_peak", raising, "no usage figures to check against: limit %s %s the current %s%s" % (
+            format_bytes(new_limit), ">=" if raising else "<", format_bytes(current_limit),
+            "" if raising else "; only raising is allowed until usage is known"))
     rule("max_limit", new_limit <= max_limit, "limit %s %s max_limit %s" % (
         format_bytes(new_limit), "<=" if new_limit <= max_limit else ">", format_bytes(max_limit)))
     if request is not None:
@@ -137,7 +142,9 @@ def _quota_rule(quota, new_limit, *, current_limit, replicas, surge, parse):
     if "limits.memory" not in hard:
         return None
     top = parse(hard["limits.memory"])
-    used = parse(((quota.get("status") or {}).get("used") or {}).get("limits.memory", "0"))
+    # A quota the controller has not counted yet has no status.used: this workload's own pods are a floor.
+    used = max(parse(((quota.get("status") or {}).get("used") or {}).get("limits.memory", "0")),
+               (current_limit or 0) * replicas)
     delta = max(0, new_limit - (current_limit or 0)) * replicas
     projected = used + delta + new_limit * surge
     name = quota["metadata"]["name"]

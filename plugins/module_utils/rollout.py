@@ -10,9 +10,10 @@ import time
 
 
 def rollout_status(obj):
-    """{complete, failed, reason, desired, updated, ready, available, total, observed} of a Deployment-like
-    object, the checks of `kubectl rollout status`: the controller has seen the latest generation, and every
-    desired replica is updated, ready and available, with no old replica left."""
+    """{complete, failed, reason, desired, updated, ready, available, total, observed} of a Deployment or a
+    DeploymentConfig (same status fields), the checks of `kubectl rollout status` / `oc rollout status`: the
+    controller has seen the latest generation, and every desired replica is updated, ready and available, with
+    no old replica left."""
     meta, spec, status = obj.get("metadata") or {}, obj.get("spec") or {}, obj.get("status") or {}
     desired = spec.get("replicas", 1)
     counts = {
@@ -23,11 +24,11 @@ def rollout_status(obj):
         "total": status.get("replicas") or 0,
         "observed": (status.get("observedGeneration") or 0) >= (meta.get("generation") or 0),
     }
-    failed = _progress_deadline_exceeded(status)
+    failed = _failure(status)
     if not counts["observed"]:
         reason = "the controller has not seen generation %s yet" % meta.get("generation")
     elif failed:
-        reason = "progress deadline exceeded: %s" % failed
+        reason = failed
     elif counts["updated"] < desired:
         reason = "%d of %d replicas updated" % (counts["updated"], desired)
     elif counts["total"] > counts["updated"]:
@@ -40,10 +41,15 @@ def rollout_status(obj):
     return counts
 
 
-def _progress_deadline_exceeded(status):
+# Progressing reasons after which waiting cannot see the rollout complete, as `kubectl rollout status` and
+# `oc rollout status` stop on them: a Deployment's or DeploymentConfig's deadline, a cancelled DeploymentConfig rollout.
+FAILED_REASONS = {"ProgressDeadlineExceeded": "progress deadline exceeded", "RolloutCancelled": "rollout cancelled"}
+
+
+def _failure(status):
     for condition in status.get("conditions") or []:
-        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
-            return condition.get("message") or "ProgressDeadlineExceeded"
+        if condition.get("type") == "Progressing" and condition.get("reason") in FAILED_REASONS:
+            return "%s: %s" % (FAILED_REASONS[condition["reason"]], condition.get("message") or condition["reason"])
     return None
 
 

@@ -124,16 +124,18 @@ def change(workload, build, view, check_mode, *, wait=True, wait_timeout=300, ro
     if check_mode or not result["changed"]:
         result["revision_after"] = result["revision_before"]
         return result
+    old_sets = workload.replica_sets(before_obj)
+    old_rs = old_sets[-1][1] if old_sets else None
     after_obj = workload.patch(guarded(before_obj, ops))
     result["after"] = view(after_obj)
     template_changed = after_obj["spec"].get("template") != before_obj["spec"].get("template")
     if wait and (template_changed or _replicas_changed(before_obj, after_obj)):
-        result.update(_wait_or_roll_back(workload, before_obj, template_changed=template_changed,
+        result.update(_wait_or_roll_back(workload, before_obj, old_rs, template_changed=template_changed,
                                          timeout=wait_timeout, rollback_on_failure=rollback_on_failure,
                                          interval=interval))
     final = workload.read()
     result["revision_after"] = revision(final)
-    result.update(_replica_sets(workload, final, before_obj))
+    result.update(_replica_sets(workload, final, old_rs))
     return result
 
 
@@ -141,7 +143,7 @@ def _replicas_changed(before_obj, after_obj):
     return before_obj["spec"].get("replicas") != after_obj["spec"].get("replicas")
 
 
-def _wait_or_roll_back(workload, before_obj, *, template_changed, timeout, rollback_on_failure, interval):
+def _wait_or_roll_back(workload, before_obj, old_rs, *, template_changed, timeout, rollback_on_failure, interval):
     done = lambda obj: rollout.rollout_status(obj)["complete"] or rollout.rollout_status(obj)["failed"]  # noqa: E731
     _ok, obj, waited = rollout.wait_for(workload.read, done, timeout, interval=interval)
     status = rollout.rollout_status(obj)
@@ -158,7 +160,7 @@ def _wait_or_roll_back(workload, before_obj, *, template_changed, timeout, rollb
                                                   timeout, interval=interval)
     details.update(rolled_back=True, rollback_complete=back_ok, rollback_rollout=rollout.rollout_status(back_obj),
                    revision_after=revision(back_obj))
-    details.update(_replica_sets(workload, back_obj, before_obj))
+    details.update(_replica_sets(workload, back_obj, old_rs))
     raise errors.BrunoOpsError(
         "%s; rolled back to the previous pod template (revision %s)%s" % (
             what, revision(back_obj),
@@ -166,12 +168,10 @@ def _wait_or_roll_back(workload, before_obj, *, template_changed, timeout, rollb
         kind=errors.ROLLOUT, **details)
 
 
-def _replica_sets(workload, final, before_obj):
-    """Old and new ReplicaSet names: the newest one before the change, and the newest one now."""
+def _replica_sets(workload, final, old_rs):
+    """Old and new ReplicaSet names: the newest one before the change (read then), and the newest one now (after
+    a rollback, the controller gives the old ReplicaSet the newest revision again, so both names are the same)."""
     sets = workload.replica_sets(final)
     if not sets:
         return {}
-    by_revision = dict(sets)
-    old = by_revision.get(int(revision(before_obj) or 0))
-    new = by_revision.get(int(revision(final) or 0), sets[-1][1])
-    return {"old_replica_set": old, "new_replica_set": new}
+    return {"old_replica_set": old_rs, "new_replica_set": sets[-1][1]}

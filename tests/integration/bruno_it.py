@@ -27,17 +27,18 @@ def ansible_env():
     return env
 
 
-def run_module(module, args, check=False, timeout=120):
+def run_module(module, args, check=False, timeout=120, diff=False):
     """Run one module through ansible-playbook; returns (rc, registered result, raw output).
 
     The result is written to a JSON file by a second task, so the test sees exactly what a playbook's
     `register` would hold, without depending on a stdout callback from another collection.
     """
     with tempfile.TemporaryDirectory(prefix="bruno-module-") as work:
-        return _run_module_in(Path(work), module, args, check, timeout)
+        return _run_module_in(Path(work), module, args, (check, diff), timeout)
 
 
-def _run_module_in(work, module, args, check, timeout):
+def _run_module_in(work, module, args, modes, timeout):
+    check, diff = modes
     out_file = work / "result.json"
     playbook = work / "run.yml"
     play = [{
@@ -57,6 +58,8 @@ def _run_module_in(work, module, args, check, timeout):
     cmd = [str(BIN / "ansible-playbook"), "-i", str(ROOT / "inventory" / "lab"), str(playbook)]
     if check:
         cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
     out = subprocess.run(cmd, cwd=ROOT, env=ansible_env(), capture_output=True, text=True, timeout=timeout,
                          check=False)
     raw = out.stdout + out.stderr
