@@ -61,8 +61,9 @@ def recommend(peak, current_limit, oom_kills, *, headroom, allow_decrease=False,
 
 def surge_pods(strategy, replicas):
     """Extra pods a rolling update may start (maxSurge, default 25%, rounded up as the controller does)."""
-    value = ((strategy or {}).get("rollingUpdate") or {}).get("maxSurge", "25%")
-    if (strategy or {}).get("type") == "Recreate":
+    strategy = strategy or {}
+    value = (strategy.get("rollingUpdate") or strategy.get("rollingParams") or {}).get("maxSurge", "25%")
+    if strategy.get("type") == "Recreate":
         return 0
     if isinstance(value, str) and value.endswith("%"):
         return int(math.ceil(replicas * float(value[:-1]) / 100.0))

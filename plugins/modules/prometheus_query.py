@@ -242,8 +242,8 @@ aggregate:
     projected_seconds_to_limit_min: 28800.0
     history_seconds: 21540.0
     correlation_r: 0.93
-warnings:
-  description: Warnings Prometheus attached to the answers.
+prometheus_warnings:
+  description: Warnings Prometheus attached to the answers (also shown as Ansible warnings).
   returned: always
   type: list
   elements: str
@@ -332,7 +332,7 @@ def run(params, now=None):
         window={"start": start, "end": end, "step_seconds": step},
         series=summaries,
         aggregate=prometheus_series.aggregate(summaries),
-        warnings=warnings,
+        prometheus_warnings=warnings,
         notes=notes,
     )
 
@@ -347,9 +347,12 @@ def _parse(data, query):
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
     try:
-        module.exit_json(**run(module.params))
+        result = run(module.params)
     except errors.BrunoOpsError as exc:
         module.fail_json(msg=exc.message, error=exc.to_dict())
+    for warning in result["prometheus_warnings"]:
+        module.warn("Prometheus: %s" % warning)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

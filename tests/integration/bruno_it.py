@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,3 +92,36 @@ def kubectl(*args, kubeconfig=None, timeout=120, check=True):
     if check and out.returncode != 0:
         raise AssertionError("kubectl %s failed: %s" % (" ".join(args), out.stderr[-2000:]))
     return out
+
+
+def kubectl_apply(obj):
+    """kubectl apply of one object (a dict, or a List), as the lab's admin."""
+    env = dict(os.environ, KUBECONFIG=str(ADMIN_KUBECONFIG))
+    out = subprocess.run([str(KUBECTL_CLUSTER), "kubectl", "apply", "-f", "-"], input=json.dumps(obj),
+                         capture_output=True, text=True, timeout=120, check=False, env=env)
+    if out.returncode != 0:
+        raise AssertionError("kubectl apply failed: %s" % out.stderr[-2000:])
+    return out
+
+
+def wait_for(check, what, timeout=60, interval=2.0):
+    """check() until it is truthy, at most `timeout` seconds; fails the test naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def create_namespace(namespace):
+    """A new namespace (an earlier run's may still be terminating: wait for it to go first)."""
+    wait_for(lambda: kubectl("get", "namespace", namespace, check=False).returncode != 0,
+             "namespace %s to go" % namespace, 180)
+    kubectl("create", "namespace", namespace)
+
+
+def delete_namespace(namespace):
+    kubectl("delete", "namespace", namespace, "--ignore-not-found", "--wait=true", "--timeout=120s", check=False,
+            timeout=150)

@@ -266,6 +266,9 @@ def test_alerts_run_diagnose_once_per_alert_and_window(lab, rulebook, tmp_path):
     assert document["target"] == "bruno/app=agent-bruno"
     assert document["verdict"]["primary"]
     assert document["generated_at"]
+    # The alert that started the run is in its report.
+    assert document["extra"]["alert"]["labels"]["alertname"] == "AgentBrunoHighMemoryUsage"
+    assert document["extra"]["alert"]["labels"]["pod"] == POD_A
 
     # Nothing of these may run: the same alert again within the window (Alertmanager re-sends a firing
     # group), a resolved alert, an alert the rulebook does not handle, and one from another namespace.

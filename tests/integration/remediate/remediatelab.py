@@ -2,11 +2,10 @@
 kwok pods shaped like agent-bruno), so the change-making tests never touch the lab's own agent-bruno."""
 
 import json
-import os
-import subprocess
 import time
 
-from bruno_it import ADMIN_KUBECONFIG, KUBECTL_CLUSTER, kubectl
+import bruno_it
+from bruno_it import ADMIN_KUBECONFIG, kubectl, kubectl_apply
 
 NS = "remediate-it"
 NAME = "it-agent"
@@ -40,13 +39,7 @@ def deployment(replicas=2):
 
 
 def apply(obj):
-    """kubectl apply of one object (a dict), as the lab's admin."""
-    env = dict(os.environ, KUBECONFIG=str(ADMIN_KUBECONFIG))
-    out = subprocess.run([str(KUBECTL_CLUSTER), "kubectl", "apply", "-f", "-"], input=json.dumps(obj),
-                         capture_output=True, text=True, timeout=120, check=False, env=env)
-    if out.returncode != 0:
-        raise AssertionError("kubectl apply failed: %s" % out.stderr[-2000:])
-    return out
+    return kubectl_apply(obj)
 
 
 def get(kind="deployment", name=NAME, namespace=NS):
@@ -66,14 +59,11 @@ def fresh_deployment():
 
 
 def create_namespace():
-    """The test namespace, new (an earlier run's may still be terminating: wait for it to go first)."""
-    wait_for(lambda: kubectl("get", "namespace", NS, check=False).returncode != 0, "namespace %s to go" % NS, 180)
-    kubectl("create", "namespace", NS)
+    bruno_it.create_namespace(NS)
 
 
 def delete_namespace():
-    kubectl("delete", "namespace", NS, "--ignore-not-found", "--wait=true", "--timeout=120s", check=False,
-            timeout=150)
+    bruno_it.delete_namespace(NS)
 
 
 def set_pod_memory(value):
@@ -107,12 +97,3 @@ def _bytes(quantity):
             return int(float(quantity[:-2]) * factor)
     return int(quantity)
 
-
-def wait_for(check, what, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(2)
-    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))

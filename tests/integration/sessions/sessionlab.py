@@ -15,6 +15,7 @@ from pathlib import Path
 
 import redis
 
+import bruno_it
 from labctl import procs, services
 
 
@@ -216,10 +217,4 @@ def run_with_diff(module, args, check=False, timeout=300):
 
 def wait_for(check, what, timeout=60.0, interval=0.05):
     """Poll until check() is truthy; bounded. Not a timing assertion: the timeout only guards a hang."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out waiting for " + what)
+    return bruno_it.wait_for(check, what, timeout, interval)
