@@ -191,6 +191,7 @@ def apply(name):
     set_memory(core, pods, spec)
     set_container_statuses(core, pods, spec, now)
     seed.seed_redis(spec, layout.PORTS["redis"], now=now.timestamp())
+    seed.reset_archive(layout.PORTS["ferretdb"])
     agent_knobs(core, pods, spec)
     nodes = {p.metadata.name: p.spec.node_name
              for p in core.list_namespaced_pod(NAMESPACE, label_selector=SELECTOR).items}

@@ -15,6 +15,17 @@ SESSION_PREFIX = "bruno:session:"
 BATCH = 2000
 
 
+def reset_archive(port, database="bruno", collection="conversations"):
+    """Drop the archived conversations an earlier remediation wrote, so a scenario's archive starts empty."""
+    import pymongo  # noqa: PLC0415 - the venv's client, only for scenarios
+
+    client = pymongo.MongoClient("127.0.0.1", port, serverSelectionTimeoutMS=10000, socketTimeoutMS=120000)
+    try:
+        client[database].drop_collection(collection)
+    finally:
+        client.close()
+
+
 def seed_redis(spec, port, db=0, now=None):
     """Replace the lab Redis's sessions with the scenario's: count, TTL mix and context lengths.
 

@@ -119,14 +119,14 @@ def _limit_range_rules(item, new_limit, request, other_limits):
     out = []
     if "memory" in (item.get("max") or {}):
         top = parse(item["max"]["memory"])
-        out.append({"guardrail": "limitrange_max", "passed": total <= top,
-                    "detail": "%s %s LimitRange %s %s max %s" % (what, "<=" if total <= top else ">", name, kind,
-                                                                  format_bytes(top))})
+        sign = "<=" if total <= top else ">"
+        detail = "%s %s LimitRange %s %s max %s" % (what, sign, name, kind, format_bytes(top))
+        out.append({"guardrail": "limitrange_max", "passed": total <= top, "detail": detail})
     if "memory" in (item.get("min") or {}):
         bottom = parse(item["min"]["memory"])
-        out.append({"guardrail": "limitrange_min", "passed": total >= bottom,
-                    "detail": "%s %s LimitRange %s %s min %s" % (what, ">=" if total >= bottom else "<", name, kind,
-                                                                  format_bytes(bottom))})
+        sign = ">=" if total >= bottom else "<"
+        detail = "%s %s LimitRange %s %s min %s" % (what, sign, name, kind, format_bytes(bottom))
+        out.append({"guardrail": "limitrange_min", "passed": total >= bottom, "detail": detail})
     ratio = (item.get("maxLimitRequestRatio") or {}).get("memory")
     if ratio and request and kind == "Container":
         allowed = float(ratio)

@@ -29,8 +29,8 @@ def memory_check(samples, limits, max_percent, pods, prometheus_max=None):
         elif facts["max_bytes"] is None:
             problems.append("no memory usage reported for %s during the window" % pod)
         elif facts["max_pct_of_limit"] >= max_percent:
-            problems.append("%s reached %.1f%% of its limit (max %s%%)" % (pod, facts["max_pct_of_limit"],
-                                                                            max_percent))
+            problems.append("%s reached %.1f%% of its limit (max %s%%)"
+                            % (pod, facts["max_pct_of_limit"], max_percent))
     if not pods:
         problems.append("no pod matches the selector")
     return _verdict("memory", problems, {"pods": per_pod, "max_percent": max_percent, "samples": len(samples)},

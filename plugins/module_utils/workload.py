@@ -144,7 +144,10 @@ def _replicas_changed(before_obj, after_obj):
 
 
 def _wait_or_roll_back(workload, before_obj, old_rs, *, template_changed, timeout, rollback_on_failure, interval):
-    done = lambda obj: rollout.rollout_status(obj)["complete"] or rollout.rollout_status(obj)["failed"]  # noqa: E731
+    def done(obj):
+        status = rollout.rollout_status(obj)
+        return status["complete"] or status["failed"]
+
     _ok, obj, waited = rollout.wait_for(workload.read, done, timeout, interval=interval)
     status = rollout.rollout_status(obj)
     if status["complete"]:

@@ -26,16 +26,15 @@ author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
   - bruno.ops.kubernetes
+  - bruno.ops.prometheus
   - bruno.ops.workload
   - bruno.ops.workload.WAIT
 options:
   prometheus:
     description:
-      - How to reach Prometheus, whose C(container_memory_working_set_bytes) history the recommendation uses
-        (the same options as bruno.ops.prometheus_query's).
+      - How to reach Prometheus, whose C(container_memory_working_set_bytes) history the recommendation uses.
       - Without it, only an explicit O(limit) can be applied, checked against the current usage from
         metrics.k8s.io.
-    type: dict
   container:
     description: Container whose limit is tuned; may be omitted when the pod has only one.
     type: str
@@ -72,9 +71,11 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Everything is read and checked; the change is sent as a server-side dry run.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 """
 
@@ -307,8 +308,8 @@ def observe(client, target, params, opts, *, container, selector):
                 "or set limit explicitly" % (covered, target.ref, opts["min_history"]), kind=errors.CONFIG,
                 observed=observed)
         if covered < opts["history"]:
-            notes.append("usage history covers %.1fh of the %.1fh asked for" % (covered / 3600.0,
-                                                                               opts["history"] / 3600.0))
+            notes.append("usage history covers %.1fh of the %.1fh asked for"
+                         % (covered / 3600.0, opts["history"] / 3600.0))
         limit_q = _resources(container)[0]
         recommendation = limits_recommend.recommend(
             peak, parse_bytes(limit_q) if limit_q else None, kills, headroom=params["headroom"],

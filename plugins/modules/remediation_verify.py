@@ -16,21 +16,22 @@ description:
     C(container_memory_working_set_bytes) counts too.
   - C(no_new_oom_kills) fails if a container of the current pods was OOMKilled (its state or its events) after
     O(since).
-  - C(chat) does a C(POST /chat) smoke test against O(agent). It must answer 2xx with a non-empty C(reply).
+  - C(chat) does a C(POST /chat) smoke test against O(endpoint). It must answer 2xx with a non-empty C(reply).
   - Only reads (the chat message creates one short session in the agent), so it is safe in check mode.
 author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
   - bruno.ops.kubernetes
+  - bruno.ops.prometheus
+  - bruno.ops.http_endpoint
 options:
-  prometheus:
-    description: Prometheus for the max over the window; without it only metrics.k8s.io is sampled.
-    type: dict
-  agent:
+  endpoint:
     description:
-      - The agent's HTTP endpoint for the chat smoke test, for example C({url: http://agent-bruno.bruno:8080}) or
-        the apiserver's service proxy with a bearer token; without it the chat check is skipped.
-    type: dict
+      - The agent's HTTP endpoint for the C(POST /chat) smoke test, for example its Service URL or the apiserver's
+        service proxy with a bearer token; without it the chat check is skipped.
+  prometheus:
+    description:
+      - Prometheus, for the max over the window; without it only metrics.k8s.io is sampled.
   namespace:
     description: Namespace of the pods.
     type: str
@@ -65,7 +66,7 @@ options:
     description: OOM kills after this time (RFC 3339, e.g. the start of the change) fail; default the window's start.
     type: str
   chat_path:
-    description: Path of the chat endpoint on O(agent).
+    description: Path of the chat endpoint on O(endpoint).
     type: str
     default: /chat
   chat_message:
@@ -78,9 +79,11 @@ options:
     default: true
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: Only reads; runs the same in check mode.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
 """
 
@@ -91,7 +94,7 @@ EXAMPLES = r"""
     name: agent-bruno
     container: agent-bruno
     prometheus: {url: http://prometheus.monitoring:9090}
-    agent: {url: http://agent-bruno-service.bruno:8080}
+    endpoint: {url: http://agent-bruno-service.bruno:8080}
     memory_max_percent: 80
     window: 5m
     since: "{{ change_started }}"
@@ -149,7 +152,7 @@ from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import K8sCli
 
 def argument_spec():
     return dict(
-        kubernetes=kubernetes_option(), prometheus=http_option(), agent=http_option(),
+        kubernetes=kubernetes_option(), prometheus=http_option(), endpoint=http_option(),
         namespace=dict(type="str", required=True), name=dict(type="str"),
         kind=dict(type="str", default="Deployment", choices=list(workload.KINDS)),
         selector=dict(type="str"), container=dict(type="str"),
@@ -281,8 +284,8 @@ def run(params, check_mode):
         checks.append(verify_checks.oom_check(pods, events, since))
     finally:
         client.close()
-    if params["agent"]:
-        checks.append(chat(params["agent"], params["chat_path"], params["chat_message"]))
+    if params["endpoint"]:
+        checks.append(chat(params["endpoint"], params["chat_path"], params["chat_message"]))
     else:
         notes.append("no agent endpoint: the chat smoke test was skipped")
     verdict = verify_checks.overall(checks)

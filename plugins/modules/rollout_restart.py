@@ -14,7 +14,7 @@ description:
     of evictions), then waits until the rollout is complete.
   - When the rollout does not complete within O(wait_timeout), the previous pod template is put back and the
     module fails with kind C(rollout_failed), naming the old and new ReplicaSets.
-  - The runbook's fix for a memory leak and for exhausted connection pools: new processes start empty.
+  - The runbook's fix for a memory leak and for exhausted connection pools, since new processes start empty.
   - A restart is a change every time it runs. O(not_within) makes a rerun idempotent - when the pods were
     already restarted that recently, nothing is done and C(changed=false).
 author:
@@ -31,9 +31,11 @@ options:
     type: str
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details: The annotation patch is sent as a server-side dry run; nothing restarts.
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
 """
 

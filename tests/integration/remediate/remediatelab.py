@@ -96,4 +96,3 @@ def _bytes(quantity):
         if quantity.endswith(suffix):
             return int(float(quantity[:-2]) * factor)
     return int(quantity)
-
