@@ -7,7 +7,7 @@ import json
 import pytest
 import remediatelab as rl
 
-from bruno_it import kubectl, run_module
+from bruno_it import kubectl, run_module, wait_for
 
 ENV = "bruno.ops.container_env"
 RESTART = "bruno.ops.rollout_restart"
@@ -214,8 +214,8 @@ def test_memory_limits_guardrails_refuse_and_change_nothing(agent):
               "spec": {"limits": [{"type": "Container", "max": {"memory": "2Gi"}}]}})
     rl.apply({"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "mem-5gi", "namespace": rl.NS},
               "spec": {"hard": {"limits.memory": "5Gi"}}})
-    rl.wait_for(lambda: rl.get("resourcequota", "mem-5gi").get("status", {}).get("used", {}).get("limits.memory"),
-                "the quota controller to count the namespace")
+    wait_for(lambda: rl.get("resourcequota", "mem-5gi").get("status", {}).get("used", {}).get("limits.memory"),
+             "the quota controller to count the namespace")
     cases = [
         ({"limit": "768Mi"}, "above_peak (limit 768Mi < observed peak 900.0Mi x headroom 1.15"),
         ({"limit": "3Gi", "max_limit": "2560Mi"}, "max_limit (limit 3Gi > max_limit 2560Mi)"),
