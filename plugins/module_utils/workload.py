@@ -10,9 +10,11 @@ so a change computed from a stale read fails instead of overwriting someone else
 
 from __future__ import annotations
 
+import contextlib
 import copy
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, rollout
+from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import K8sClient
 
 REVISION = "deployment.kubernetes.io/revision"
 KINDS = ("Deployment", "DeploymentConfig")
@@ -33,6 +35,28 @@ def wait_options():
         wait_timeout=dict(type="int", default=300),
         rollback_on_failure=dict(type="bool", default=True),
     )
+
+
+def check_wait_options(params):
+    if params["wait_timeout"] < 1:
+        raise errors.BrunoOpsError("wait_timeout must be at least 1 second", kind=errors.INVALID)
+
+
+@contextlib.contextmanager
+def opened(params):
+    """(client, Workload) for a module's kubernetes/namespace/name/kind options; the client is closed after."""
+    client = K8sClient(params["kubernetes"] or {})
+    try:
+        yield client, Workload(client, params["namespace"], params["name"], params["kind"])
+    finally:
+        client.close()
+
+
+def change_as_asked(target, build, view, params, check_mode, *, rollback_on_failure=None):
+    """change() with the module's wait options (wait_options())."""
+    rollback = params["rollback_on_failure"] if rollback_on_failure is None else rollback_on_failure
+    return change(target, build, view, check_mode, wait=params["wait"], wait_timeout=params["wait_timeout"],
+                  rollback_on_failure=rollback)
 
 
 class Workload:

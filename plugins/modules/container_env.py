@@ -125,7 +125,7 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run, workload
-from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import K8sClient, kubernetes_option
+from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import kubernetes_option
 
 _NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")  # the apiserver's rule for env var names
 
@@ -153,8 +153,7 @@ def validate(params):
     if both:
         raise errors.BrunoOpsError("%s is both in env and in unset; keep it in one of them" % ", ".join(both),
                                    kind=errors.INVALID)
-    if params["wait_timeout"] < 1:
-        raise errors.BrunoOpsError("wait_timeout must be at least 1 second", kind=errors.INVALID)
+    workload.check_wait_options(params)
     if not env and not params["unset"]:
         raise errors.BrunoOpsError("nothing to do: set env (name: value) and/or unset (names)", kind=errors.INVALID)
     return env
@@ -189,8 +188,6 @@ def undo_options(before, env, unset):
 def run(params, check_mode):
     env = validate(params)
     unset = set(params["unset"])
-    client = K8sClient(params["kubernetes"] or {})
-    target = workload.Workload(client, params["namespace"], params["name"], params["kind"])
     index = {}
 
     def container_of(obj):
@@ -209,11 +206,8 @@ def run(params, check_mode):
         container = container_of(obj)
         return {"container": container["name"], "env": env_view(container)}
 
-    try:
-        result = workload.change(target, build, view, check_mode, wait=params["wait"],
-                                 wait_timeout=params["wait_timeout"], rollback_on_failure=params["rollback_on_failure"])
-    finally:
-        client.close()
+    with workload.opened(params) as (_client, target):
+        result = workload.change_as_asked(target, build, view, params, check_mode)
     result["undo"] = undo_options(result["before"]["env"], env, unset)
     return result
 

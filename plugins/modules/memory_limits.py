@@ -192,7 +192,7 @@ from ansible_collections.bruno.ops.plugins.module_utils import (
 )
 from ansible_collections.bruno.ops.plugins.module_utils.durations import parse_duration, parse_time, utcnow
 from ansible_collections.bruno.ops.plugins.module_utils.http_client import PrometheusClient, http_option
-from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import K8sClient, kubernetes_option
+from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import kubernetes_option
 from ansible_collections.bruno.ops.plugins.module_utils.quantity import QuantityError, format_bytes, parse_bytes
 
 
@@ -232,8 +232,7 @@ def validate(params):
     if not 1.0 <= params["headroom"] <= 4.0:
         raise errors.BrunoOpsError("headroom must be between 1 and 4 (1.15 = 15%% over the peak), got %s"
                                    % params["headroom"], kind=errors.INVALID)
-    if params["wait_timeout"] < 1:
-        raise errors.BrunoOpsError("wait_timeout must be at least 1 second", kind=errors.INVALID)
+    workload.check_wait_options(params)
     return out
 
 
@@ -363,9 +362,7 @@ def limit_ops(container, index, new_limit, new_request):
 
 def run(params, check_mode):
     opts = validate(params)
-    client = K8sClient(params["kubernetes"] or {})
-    target = workload.Workload(client, params["namespace"], params["name"], params["kind"])
-    try:
+    with workload.opened(params) as (client, target):
         obj = target.read()
         index = workload.container_index(obj, params["container"], target.ref)
         container = obj["spec"]["template"]["spec"]["containers"][index]
@@ -396,14 +393,11 @@ def run(params, check_mode):
         refused = limits_recommend.refusal(guardrails, target.ref)
         if refused:
             raise refused
-        result.update(workload.change(
+        result.update(workload.change_as_asked(
             target, lambda current: limit_ops(current["spec"]["template"]["spec"]["containers"][index], index,
                                               new_limit, opts["request"]),
-            view, check_mode, wait=params["wait"], wait_timeout=params["wait_timeout"],
-            rollback_on_failure=params["rollback_on_failure"]))
+            view, params, check_mode))
         return result
-    finally:
-        client.close()
 
 
 def main():

@@ -117,7 +117,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run, workload
 from ansible_collections.bruno.ops.plugins.module_utils.durations import iso, parse_duration, parse_time, utcnow
-from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import K8sClient, kubernetes_option
+from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import kubernetes_option
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
@@ -148,13 +148,10 @@ def run(params, check_mode):
         not_within = parse_duration(params["not_within"], "not_within") if params["not_within"] else None
     except ValueError as exc:
         raise errors.BrunoOpsError(str(exc), kind=errors.INVALID) from None
-    if params["wait_timeout"] < 1:
-        raise errors.BrunoOpsError("wait_timeout must be at least 1 second", kind=errors.INVALID)
+    workload.check_wait_options(params)
     now = utcnow()
     stamp = iso(now)
     skipped = {}
-    client = K8sClient(params["kubernetes"] or {})
-    target = workload.Workload(client, params["namespace"], params["name"], params["kind"])
 
     def build(obj):
         skipped["reason"] = recent_restart(obj, not_within, now)
@@ -168,11 +165,8 @@ def run(params, check_mode):
     def view(obj):
         return {"restarted_at": restarted_at(obj), "replicas": obj["spec"].get("replicas")}
 
-    try:
-        result = workload.change(target, build, view, check_mode, wait=params["wait"],
-                                 wait_timeout=params["wait_timeout"], rollback_on_failure=params["rollback_on_failure"])
-    finally:
-        client.close()
+    with workload.opened(params) as (_client, target):
+        result = workload.change_as_asked(target, build, view, params, check_mode)
     result["restarted_at"] = result["after"]["restarted_at"]
     if skipped.get("reason"):
         result["skipped_reason"] = skipped["reason"]

@@ -98,7 +98,7 @@ rollout:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run, workload
-from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import K8sClient, kubernetes_option
+from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import kubernetes_option
 
 
 def argument_spec():
@@ -134,6 +134,7 @@ def validate(params):
     if all(params[k] is None for k in ("replicas", "min_replicas", "max_replicas")):
         raise errors.BrunoOpsError("nothing to do: set replicas, or min_replicas / max_replicas of the HPA",
                                    kind=errors.INVALID)
+    workload.check_wait_options(params)
     if params["max_replicas_cap"] < 1:
         raise errors.BrunoOpsError("max_replicas_cap must be at least 1", kind=errors.INVALID)
     check_bounds(params["min_replicas"], params["max_replicas"], params["replicas"], params["max_replicas_cap"])
@@ -169,9 +170,7 @@ def scale_hpa(client, target, hpa, params, check_mode):
 
 def run(params, check_mode):
     validate(params)
-    client = K8sClient(params["kubernetes"] or {})
-    target = workload.Workload(client, params["namespace"], params["name"], params["kind"])
-    try:
+    with workload.opened(params) as (client, target):
         hpas = target.hpas()
         if len(hpas) > 1:
             raise errors.BrunoOpsError("%d HPAs target %s (%s); leave one" % (
@@ -181,14 +180,12 @@ def run(params, check_mode):
         if params["replicas"] is None:
             raise errors.BrunoOpsError("min_replicas / max_replicas need an HPA, and none targets %s; set replicas"
                                        % target.ref, kind=errors.INVALID)
-        result = workload.change(
+        result = workload.change_as_asked(
             target,
             lambda obj: [] if obj["spec"].get("replicas") == params["replicas"] else [
                 {"op": "replace", "path": "/spec/replicas", "value": params["replicas"]}],
             lambda obj: {"replicas": obj["spec"].get("replicas")},
-            check_mode, wait=params["wait"], wait_timeout=params["wait_timeout"], rollback_on_failure=False)
-    finally:
-        client.close()
+            params, check_mode, rollback_on_failure=False)
     result.update(target={"kind": params["kind"].lower(), "name": params["name"]}, notes=[],
                   undo={"replicas": result["before"]["replicas"]})
     if "rollout" in result:
