@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The `endpoint` option: mirrors HTTP_ENDPOINT_SPEC in plugins/module_utils/http_client.py.
+    # The `endpoint` option: mirrors HTTP_ENDPOINT_SPEC in plugins/module_utils/clients/http_client.py.
     DOCUMENTATION = r"""
 options:
   endpoint:

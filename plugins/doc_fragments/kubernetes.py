@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Mirrors KUBERNETES_CONNECTION_SPEC in plugins/module_utils/k8s_client.py.
+    # Mirrors KUBERNETES_CONNECTION_SPEC in plugins/module_utils/clients/k8s_client.py.
     DOCUMENTATION = r"""
 options:
   kubernetes:

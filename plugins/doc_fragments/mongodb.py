@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Mirrors MONGODB_CONNECTION_SPEC in plugins/module_utils/mongo_client.py.
+    # Mirrors MONGODB_CONNECTION_SPEC in plugins/module_utils/clients/mongo_client.py.
     DOCUMENTATION = r"""
 options:
   mongodb:

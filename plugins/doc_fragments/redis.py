@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Mirrors REDIS_CONNECTION_SPEC in plugins/module_utils/redis_client.py.
+    # Mirrors REDIS_CONNECTION_SPEC in plugins/module_utils/clients/redis_client.py.
     DOCUMENTATION = r"""
 options:
   redis:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Mirrors workload_options() in plugins/module_utils/workload.py.
+    # Mirrors workload_options() in plugins/module_utils/change/workload.py.
     DOCUMENTATION = r"""
 options:
   namespace:
@@ -30,7 +30,7 @@ notes:
     for the real change and nothing is stored.
 """
 
-    # Mirrors wait_options() in plugins/module_utils/workload.py.
+    # Mirrors wait_options() in plugins/module_utils/change/workload.py.
     WAIT = r"""
 options:
   wait:

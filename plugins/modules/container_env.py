@@ -124,8 +124,9 @@ import re
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run, workload
-from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import kubernetes_option
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
+from ansible_collections.bruno.ops.plugins.module_utils.change import workload
+from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
 
 _NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")  # the apiserver's rule for env var names
 

@@ -109,7 +109,7 @@ import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import report_render
+from ansible_collections.bruno.ops.plugins.module_utils.render import report as report_render
 
 FILES = {"json": "diagnosis.json", "markdown": "diagnosis.md", "html": "diagnosis.html"}
 

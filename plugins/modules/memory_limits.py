@@ -183,16 +183,13 @@ import datetime
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import (
-    errors,
-    limits_recommend,
-    module_run,
-    pod_memory,
-    workload,
-)
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
+from ansible_collections.bruno.ops.plugins.module_utils.change import workload
+from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import PrometheusClient, http_option
+from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
+from ansible_collections.bruno.ops.plugins.module_utils.decide import limits_recommend
 from ansible_collections.bruno.ops.plugins.module_utils.durations import parse_duration, parse_time, utcnow
-from ansible_collections.bruno.ops.plugins.module_utils.http_client import PrometheusClient, http_option
-from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import kubernetes_option
+from ansible_collections.bruno.ops.plugins.module_utils.facts import pod_memory
 from ansible_collections.bruno.ops.plugins.module_utils.quantity import QuantityError, format_bytes, parse_bytes
 
 

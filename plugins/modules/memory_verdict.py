@@ -115,7 +115,8 @@ sources:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import diagnosis_facts, verdict
+from ansible_collections.bruno.ops.plugins.module_utils.decide import verdict
+from ansible_collections.bruno.ops.plugins.module_utils.facts import diagnosis_facts
 
 
 def run(params):

@@ -145,8 +145,13 @@ notes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import errors, metrics_text
-from ansible_collections.bruno.ops.plugins.module_utils.http_client import HttpClient, describe_address, http_option
+from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import (
+    HttpClient,
+    describe_address,
+    http_option,
+)
+from ansible_collections.bruno.ops.plugins.module_utils.facts import metrics_text
 
 
 def argument_spec():

@@ -104,8 +104,9 @@ notes:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import errors, mongo_facts
-from ansible_collections.bruno.ops.plugins.module_utils.mongo_client import MongoClient, mongodb_option
+from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils.clients.mongo_client import MongoClient, mongodb_option
+from ansible_collections.bruno.ops.plugins.module_utils.facts import mongo_facts
 
 # Kinds that mean the whole server is unusable: fail. Any other error of one command is reported as missing data.
 FATAL_KINDS = (errors.UNREACHABLE, errors.AUTH, errors.INVALID, errors.CONFIG, errors.MISSING_LIBRARY)

@@ -178,11 +178,11 @@ backends:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import preflight
-from ansible_collections.bruno.ops.plugins.module_utils.http_client import http_option
-from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import kubernetes_option
-from ansible_collections.bruno.ops.plugins.module_utils.mongo_client import mongodb_option
-from ansible_collections.bruno.ops.plugins.module_utils.redis_client import redis_option
+from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import http_option
+from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
+from ansible_collections.bruno.ops.plugins.module_utils.clients.mongo_client import mongodb_option
+from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import redis_option
+from ansible_collections.bruno.ops.plugins.module_utils.facts import preflight
 
 
 def argument_spec():

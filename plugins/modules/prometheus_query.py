@@ -260,8 +260,9 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import errors, prometheus_series
-from ansible_collections.bruno.ops.plugins.module_utils.http_client import PrometheusClient, http_option
+from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import PrometheusClient, http_option
+from ansible_collections.bruno.ops.plugins.module_utils.facts import prometheus_series
 
 
 def argument_spec():

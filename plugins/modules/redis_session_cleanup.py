@@ -265,12 +265,13 @@ lock:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import errors, session_cleanup
-from ansible_collections.bruno.ops.plugins.module_utils.redis_client import (
+from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import (
     REDIS_CONNECTION_SPEC,
     RedisClient,
     redis_option,
 )
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import cleanup as session_cleanup
 
 
 def argument_spec():

@@ -270,8 +270,9 @@ not_reported:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import errors, session_census
-from ansible_collections.bruno.ops.plugins.module_utils.redis_client import RedisClient, redis_option
+from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import RedisClient, redis_option
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import census as session_census
 
 DEFAULT_PATTERN = "bruno:session:*"
 

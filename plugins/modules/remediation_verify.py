@@ -137,17 +137,17 @@ import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import (
-    errors,
-    module_run,
-    pod_memory,
-    rollout,
-    verify_checks,
-    workload,
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
+from ansible_collections.bruno.ops.plugins.module_utils.change import rollout, workload
+from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import (
+    HttpClient,
+    PrometheusClient,
+    http_option,
 )
+from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import K8sClient, kubernetes_option
+from ansible_collections.bruno.ops.plugins.module_utils.decide import verify_checks
 from ansible_collections.bruno.ops.plugins.module_utils.durations import iso, parse_duration, parse_time, utcnow
-from ansible_collections.bruno.ops.plugins.module_utils.http_client import HttpClient, PrometheusClient, http_option
-from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import K8sClient, kubernetes_option
+from ansible_collections.bruno.ops.plugins.module_utils.facts import pod_memory
 
 
 def argument_spec():

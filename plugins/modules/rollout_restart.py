@@ -115,9 +115,10 @@ rolled_back:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run, workload
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
+from ansible_collections.bruno.ops.plugins.module_utils.change import workload
+from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
 from ansible_collections.bruno.ops.plugins.module_utils.durations import iso, parse_duration, parse_time, utcnow
-from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import kubernetes_option
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 

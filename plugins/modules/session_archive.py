@@ -306,17 +306,19 @@ lock:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import errors, session_archive, session_cleanup
-from ansible_collections.bruno.ops.plugins.module_utils.mongo_client import (
+from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils.clients.mongo_client import (
     MONGODB_CONNECTION_SPEC,
     MongoClient,
     mongodb_option,
 )
-from ansible_collections.bruno.ops.plugins.module_utils.redis_client import (
+from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import (
     REDIS_CONNECTION_SPEC,
     RedisClient,
     redis_option,
 )
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import archive as session_archive
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import cleanup as session_cleanup
 
 
 def argument_spec():

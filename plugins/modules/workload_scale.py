@@ -97,8 +97,9 @@ rollout:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run, workload
-from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import kubernetes_option
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
+from ansible_collections.bruno.ops.plugins.module_utils.change import workload
+from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
 
 
 def argument_spec():

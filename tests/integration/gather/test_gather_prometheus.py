@@ -4,7 +4,7 @@ known slope, spikes and a correlated session count."""
 import pytest
 from gatherlab import HOUR, MIB, POD_A_SLOPE, POD_A_START, POINTS, STEP, run_module
 
-from ansible_collections.bruno.ops.plugins.module_utils import series_stats
+from ansible_collections.bruno.ops.plugins.module_utils.facts import series_stats
 
 MODULE = "bruno.ops.prometheus_query"
 WS = 'container_memory_working_set_bytes{namespace="bruno"}'

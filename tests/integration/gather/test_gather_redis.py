@@ -4,7 +4,7 @@ contexts), 1k string keys under the same prefix and 4k other keys."""
 import pytest
 from gatherlab import LARGE_LENGTH, REDIS_PASSWORD, run_module
 
-from ansible_collections.bruno.ops.plugins.module_utils.series_stats import percentile
+from ansible_collections.bruno.ops.plugins.module_utils.facts.series_stats import percentile
 
 MODULE = "bruno.ops.redis_session_info"
 

@@ -1,5 +1,5 @@
 """deploy/rbac against the lab's RBAC-enforcing apiserver: each Role is enough for its playbooks, grants nothing
-beyond plugins/module_utils/k8s_access.py (plus the documented companions), and a Role missing one verb fails
+beyond plugins/module_utils/clients/k8s_access.py (plus the documented companions), and a Role missing one verb fails
 the playbook with a message naming that verb and resource."""
 
 import json
@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import yaml
 
-from ansible_collections.bruno.ops.plugins.module_utils.k8s_access import DIAGNOSE, REMEDIATE, REQUIRED_ACCESS
+from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_access import DIAGNOSE, REMEDIATE, REQUIRED_ACCESS
 from bruno_it import AUTOMATION_KUBECONFIG, ROOT, kubectl, run_lab, run_playbook
 
 NS = "bruno"

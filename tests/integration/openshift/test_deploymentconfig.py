@@ -7,8 +7,10 @@ errors: API not served, object not found, forbidden, conflict."""
 import openshiftlab as osl
 import pytest
 
-from ansible_collections.bruno.ops.plugins.module_utils import errors, openshift_client, workload
-from ansible_collections.bruno.ops.plugins.module_utils.k8s_client import K8sClient
+from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils.change import workload
+from ansible_collections.bruno.ops.plugins.module_utils.clients import openshift_client
+from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import K8sClient
 from bruno_it import kubectl, run_module
 
 ENV = "bruno.ops.container_env"

@@ -31,7 +31,7 @@ from dateutil import rrule as dateutil_rrule
 from jinja2 import meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from ansible_collections.bruno.ops.plugins.module_utils import mongo_client, redis_client
+from ansible_collections.bruno.ops.plugins.module_utils.clients import mongo_client, redis_client
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ansible_collections.bruno.ops.plugins.module_utils.verdict import DEFAULT_THRESHOLDS, decide
+from ansible_collections.bruno.ops.plugins.module_utils.decide.verdict import DEFAULT_THRESHOLDS, decide
 
 ROOT = Path(__file__).resolve().parents[3]
 KIND = ROOT / "extensions" / "molecule" / "kind"
