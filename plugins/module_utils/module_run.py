@@ -1,7 +1,15 @@
 # Copyright: (c) 2026, bruno.ops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one module contract: `run(params, check_mode)` returns a dict or raises BrunoOpsError; this turns that
-into exit_json / fail_json, the same way for every module of the collection."""
+into exit_json / fail_json, the same way for every module of the collection.
+
+Every module of plugins/modules:
+- defines its argument spec at module level as `ARGUMENT_SPEC` (a dict; tests/unit/test_collection_contract.py
+  reads it to check the action groups of meta/runtime.yml);
+- ends in `module_run.main(ARGUMENT_SPEC, run, ...)` (or builds its AnsibleModule and calls `execute(module, run)`);
+- never calls fail_json / exit_json itself. A missing third-party library is a BrunoOpsError of kind
+  `missing_library`, raised by the client layer (require_kubernetes(), ...) when the module first needs it, so it
+  fails with the same shape as every other error: `msg` and `error: {kind, message, ...}`."""
 
 from __future__ import annotations
 
