@@ -22,10 +22,15 @@ from ansible_collections.bruno.ops.plugins.module_utils import errors
 _WITHHELD_DETAILS = ("exception", "address")
 
 
-def main(argument_spec, run, **module_kwargs):
+# The `error.kind` of a result that fails because a check ran and said no (preflight's fail_on, a verify): nothing
+# went wrong while running, the answer is the evidence in the result.
+CHECK_FAILED = "check_failed"
+
+
+def main(argument_spec, run, *, with_module=False, **module_kwargs):
     """The whole main() of a module: the AnsibleModule (check mode always supported), then execute()."""
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True, **module_kwargs)
-    execute(module, run)
+    execute(module, run, with_module=with_module)
 
 
 def error_result(exc):
@@ -34,15 +39,19 @@ def error_result(exc):
     return {"msg": exc.message, "error": error}
 
 
-def execute(module, run):
+def execute(module, run, *, with_module=False):
     """exit_json(**run(params, check_mode)), or fail_json(**error_result(exc)).
+
+    with_module=True calls run(params, check_mode, module), for the few runs that need the AnsibleModule itself
+    (atomic_move, tmpdir, _diff); everything else only sees its params.
 
     Keys of the result that mean something here:
     - `warnings`: popped; each is shown with module.warn, where people running the play see it;
     - `before` and `after`: also returned as `diff` when the play runs with --diff;
-    - `failed`: a check that ran and said no (verify) fails the task with its evidence kept in the result."""
+    - `failed`: a check that ran and said no (verify, preflight's fail_on) fails the task with its evidence kept in
+      the result and `msg`; `error` is {kind: check_failed, message: msg} unless the result brings its own."""
     try:
-        result = run(module.params, module.check_mode)
+        result = run(module.params, module.check_mode, module) if with_module else run(module.params, module.check_mode)
     except errors.BrunoOpsError as exc:
         module.fail_json(**error_result(exc))
     for warning in result.pop("warnings", None) or []:
@@ -50,5 +59,7 @@ def execute(module, run):
     if module._diff and "before" in result and "after" in result:
         result.setdefault("diff", {"before": result["before"], "after": result["after"]})
     if result.get("failed"):
+        result.setdefault("msg", "%s failed" % module._name)
+        result.setdefault("error", {"kind": CHECK_FAILED, "message": result["msg"]})
         module.fail_json(**result)
     module.exit_json(**result)

@@ -16,6 +16,9 @@ description:
   - In check mode nothing is written; C(changed) says whether something would be.
 author:
   - bruno.ops contributors (@bruno-ops)
+extends_documentation_fragment:
+  - bruno.ops.attributes
+  - bruno.ops.attributes.change_module
 options:
   verdict:
     description: The result of M(bruno.ops.memory_verdict) (its C(verdict), C(facts) and C(sources) are used).
@@ -64,13 +67,10 @@ options:
     default: {}
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Nothing is written in check mode.
+    details: Nothing is written in check mode; RV(updated) names the reports that would be.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
-    details: The reports are outputs; their paths are returned.
+    details: The reports are outputs; their paths are returned and RV(updated) names the ones that changed.
 """
 
 EXAMPLES = r"""
@@ -107,11 +107,23 @@ import json
 import os
 import tempfile
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.render import report as report_render
 
 FILES = {"json": "diagnosis.json", "markdown": "diagnosis.md", "html": "diagnosis.html"}
+
+ARGUMENT_SPEC = dict(
+    verdict=dict(type="dict", required=True),
+    pods=dict(type="list", elements="dict", default=[]),
+    series=dict(type="list", elements="dict", default=[]),
+    limit_bytes=dict(type="int"),
+    output_dir=dict(type="path", required=True),
+    formats=dict(type="list", elements="str", choices=list(FILES), default=list(FILES)),
+    title=dict(type="str", default="agent-bruno memory diagnosis"),
+    target=dict(type="str", default=""),
+    generated_at=dict(type="str", default=""),
+    extra=dict(type="dict", default={}),
+)
 
 
 def build_document(params):
@@ -143,28 +155,15 @@ def render(document, fmt):
     return report_render.render_html(document)
 
 
-def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            verdict=dict(type="dict", required=True),
-            pods=dict(type="list", elements="dict", default=[]),
-            series=dict(type="list", elements="dict", default=[]),
-            limit_bytes=dict(type="int"),
-            output_dir=dict(type="path", required=True),
-            formats=dict(type="list", elements="str", choices=list(FILES), default=list(FILES)),
-            title=dict(type="str", default="agent-bruno memory diagnosis"),
-            target=dict(type="str", default=""),
-            generated_at=dict(type="str", default=""),
-            extra=dict(type="dict", default={}),
-        ),
-        supports_check_mode=True,
-    )
-    if "verdict" not in module.params["verdict"]:
-        module.fail_json(msg="verdict must be the registered result of bruno.ops.memory_verdict (no 'verdict' key)")
-    document = build_document(module.params)
-    out_dir = module.params["output_dir"]
+def run(params, check_mode, module):
+    """Render every format; write (atomically, with module.atomic_move) only the files whose content differs."""
+    if "verdict" not in params["verdict"]:
+        raise errors.BrunoOpsError(
+            "verdict must be the registered result of bruno.ops.memory_verdict (no 'verdict' key)", kind=errors.INVALID)
+    document = build_document(params)
+    out_dir = params["output_dir"]
     files, updated = {}, []
-    for fmt in module.params["formats"]:
+    for fmt in params["formats"]:
         path = os.path.join(out_dir, FILES[fmt])
         files[fmt] = path
         content = render(document, fmt)
@@ -176,7 +175,7 @@ def main():
         if same:
             continue
         updated.append(fmt)
-        if module.check_mode:
+        if check_mode:
             continue
         try:
             os.makedirs(out_dir, exist_ok=True)
@@ -185,9 +184,13 @@ def main():
                 out.write(content)
             module.atomic_move(tmp, path)
         except OSError as exc:
-            module.fail_json(msg="cannot write %s: %s; check output_dir" % (path, exc))
-    module.exit_json(changed=bool(updated), files=files, updated=updated,
-                     markdown=render(document, "markdown"))
+            raise errors.BrunoOpsError("cannot write %s: %s; check output_dir" % (path, exc),
+                                       kind=errors.CONFIG) from None
+    return dict(changed=bool(updated), files=files, updated=updated, markdown=render(document, "markdown"))
+
+
+def main():
+    module_run.main(ARGUMENT_SPEC, run, with_module=True)
 
 
 if __name__ == "__main__":

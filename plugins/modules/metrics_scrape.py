@@ -21,6 +21,8 @@ author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
   - bruno.ops.http_endpoint
+  - bruno.ops.attributes
+  - bruno.ops.attributes.info_module
 options:
   endpoint:
     required: true
@@ -40,15 +42,6 @@ options:
         RV(truncated) is true.
     type: int
     default: 10000
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Nothing is ever changed.
 requirements:
   - prometheus-client (Python library)
 notes:
@@ -143,9 +136,7 @@ notes:
   sample: ["1 non-finite value (NaN or Inf) returned as null"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import (
     HttpClient,
     describe_address,
@@ -153,17 +144,15 @@ from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client impo
 )
 from ansible_collections.bruno.ops.plugins.module_utils.facts import metrics_text
 
-
-def argument_spec():
-    return dict(
-        endpoint=http_option(required=True),
-        path=dict(type="str", default="/metrics"),
-        metrics=dict(type="list", elements="str", default=[]),
-        max_samples=dict(type="int", default=10000),
-    )
+ARGUMENT_SPEC = dict(
+    endpoint=http_option(required=True),
+    path=dict(type="str", default="/metrics"),
+    metrics=dict(type="list", elements="str", default=[]),
+    max_samples=dict(type="int", default=10000),
+)
 
 
-def run(params):
+def run(params, check_mode=False):
     if params["max_samples"] < 1:
         raise errors.BrunoOpsError("max_samples must be at least 1", kind=errors.INVALID)
     metrics_text.require_prometheus_client()
@@ -199,11 +188,7 @@ def run(params):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        module.exit_json(**run(module.params))
-    except errors.BrunoOpsError as exc:
-        module.fail_json(msg=exc.message, error=exc.to_dict())
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,8 @@ author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
   - bruno.ops.mongodb
+  - bruno.ops.attributes
+  - bruno.ops.attributes.info_module
 options:
   mongodb:
     required: true
@@ -30,15 +32,6 @@ options:
     description: Collection of O(mongodb.database) whose documents are counted; an empty string skips the count.
     type: str
     default: conversations
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Nothing is ever changed.
 notes:
   - The document count comes from collection metadata (C(count) without a filter), so it is cheap on large
     collections and may lag a moment behind concurrent writes.
@@ -102,9 +95,7 @@ notes:
   sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.clients.mongo_client import MongoClient, mongodb_option
 from ansible_collections.bruno.ops.plugins.module_utils.facts import mongo_facts
 
@@ -112,11 +103,10 @@ from ansible_collections.bruno.ops.plugins.module_utils.facts import mongo_facts
 FATAL_KINDS = (errors.UNREACHABLE, errors.AUTH, errors.INVALID, errors.CONFIG, errors.MISSING_LIBRARY)
 
 
-def argument_spec():
-    return dict(
-        mongodb=mongodb_option(required=True),
-        collection=dict(type="str", default="conversations"),
-    )
+ARGUMENT_SPEC = dict(
+    mongodb=mongodb_option(required=True),
+    collection=dict(type="str", default="conversations"),
+)
 
 
 def _optional(what, call, not_reported, notes):
@@ -131,7 +121,7 @@ def _optional(what, call, not_reported, notes):
         return None
 
 
-def run(params):
+def run(params, check_mode=False):
     client = MongoClient(params["mongodb"])
     database = params["mongodb"]["database"]
     not_reported, notes = [], []
@@ -172,11 +162,7 @@ def _count(client, database, name):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        module.exit_json(**run(module.params))
-    except errors.BrunoOpsError as exc:
-        module.fail_json(msg=exc.message, error=exc.to_dict())
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

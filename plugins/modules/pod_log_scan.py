@@ -18,15 +18,11 @@ author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
   - bruno.ops.kubernetes
+  - bruno.ops.pod_selection
+  - bruno.ops.pod_selection.label_selector
+  - bruno.ops.attributes
+  - bruno.ops.attributes.info_module
 options:
-  namespace:
-    description: Namespace of the pods.
-    type: str
-    required: true
-  label_selector:
-    description: Label selector of the pods, for example C(app=agent-bruno).
-    type: str
-    default: ""
   container:
     description: Container whose log is read; the pod's first container when unset.
     type: str
@@ -54,17 +50,7 @@ options:
   samples:
     description: Matching lines to keep per log.
     type: int
-    default: 3
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Nothing is ever changed.
-"""
+    default: 3"""
 
 EXAMPLES = r"""
 - name: The runbook's "kubectl logs | grep -i memory|leak|cache", for every pod and crashed container
@@ -106,27 +92,23 @@ summary:
     pods_with_matches: ["agent-bruno-7d9f8b6c5-x2x9q"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import K8sClient, kubernetes_option
 from ansible_collections.bruno.ops.plugins.module_utils.durations import parse_duration
 from ansible_collections.bruno.ops.plugins.module_utils.facts import log_scan
+from ansible_collections.bruno.ops.plugins.module_utils.facts.pod_selection import list_pods, pod_selection_options
 
-
-def argument_spec():
-    return dict(
-        kubernetes=kubernetes_option(),
-        namespace=dict(type="str", required=True),
-        label_selector=dict(type="str", default=""),
-        container=dict(type="str"),
-        patterns=dict(type="list", elements="str", default=list(log_scan.DEFAULT_PATTERNS)),
-        ignore_case=dict(type="bool", default=True),
-        since=dict(type="str", default="1h"),
-        max_bytes=dict(type="int", default=1048576),
-        previous=dict(type="bool", default=True),
-        samples=dict(type="int", default=3),
-    )
+ARGUMENT_SPEC = dict(
+    kubernetes=kubernetes_option(),
+    **pod_selection_options(label_selector=True),
+    container=dict(type="str"),
+    patterns=dict(type="list", elements="str", default=list(log_scan.DEFAULT_PATTERNS)),
+    ignore_case=dict(type="bool", default=True),
+    since=dict(type="str", default="1h"),
+    max_bytes=dict(type="int", default=1048576),
+    previous=dict(type="bool", default=True),
+    samples=dict(type="int", default=3),
+)
 
 
 def _streams(pods, container, previous):
@@ -142,7 +124,7 @@ def _streams(pods, container, previous):
             yield pod["metadata"]["name"], name, True
 
 
-def run(params):
+def run(params, check_mode=False):
     try:
         since = int(parse_duration(params["since"], "since"))
         compiled = log_scan.compile_patterns(params["patterns"], params["ignore_case"])
@@ -154,8 +136,7 @@ def run(params):
     client = K8sClient(params["kubernetes"] or {})
     results = []
     try:
-        pods = client.list_all("list pods in %s" % namespace, client.core.list_namespaced_pod, namespace,
-                               label_selector=params["label_selector"])
+        pods = list_pods(client, namespace, params["label_selector"])
         for pod, container, previous in _streams(pods, params["container"], params["previous"]):
             entry = {"pod": pod, "container": container, "previous": previous, "bytes": 0, "lines": 0,
                      "matched_lines": 0, "matches": dict.fromkeys(compiled, 0), "samples": [], "truncated": False,
@@ -186,11 +167,7 @@ def run(params):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        module.exit_json(**run(module.params))
-    except errors.BrunoOpsError as exc:
-        module.fail_json(msg=exc.message, error=exc.to_dict())
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

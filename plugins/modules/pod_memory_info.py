@@ -21,15 +21,11 @@ author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
   - bruno.ops.kubernetes
+  - bruno.ops.pod_selection
+  - bruno.ops.pod_selection.label_selector
+  - bruno.ops.attributes
+  - bruno.ops.attributes.info_module
 options:
-  namespace:
-    description: Namespace of the pods.
-    type: str
-    required: true
-  label_selector:
-    description: Label selector of the pods, for example C(app=agent-bruno). Empty selects every pod.
-    type: str
-    default: ""
   container:
     description: Only report this container of each pod.
     type: str
@@ -44,17 +40,7 @@ options:
   page_size:
     description: Items per page of each list request.
     type: int
-    default: 500
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Nothing is ever changed.
-"""
+    default: 500"""
 
 EXAMPLES = r"""
 - name: What kubectl top and describe would tell about agent-bruno, in one call
@@ -188,27 +174,23 @@ api_requests:
 
 import datetime
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import K8sClient, kubernetes_option
 from ansible_collections.bruno.ops.plugins.module_utils.durations import parse_duration, utcnow
 from ansible_collections.bruno.ops.plugins.module_utils.facts import pod_memory
+from ansible_collections.bruno.ops.plugins.module_utils.facts.pod_selection import list_pods, pod_selection_options
+
+ARGUMENT_SPEC = dict(
+    kubernetes=kubernetes_option(),
+    **pod_selection_options(label_selector=True),
+    container=dict(type="str"),
+    events_window=dict(type="str", default="1h"),
+    include_events=dict(type="bool", default=True),
+    page_size=dict(type="int", default=500),
+)
 
 
-def argument_spec():
-    return dict(
-        kubernetes=kubernetes_option(),
-        namespace=dict(type="str", required=True),
-        label_selector=dict(type="str", default=""),
-        container=dict(type="str"),
-        events_window=dict(type="str", default="1h"),
-        include_events=dict(type="bool", default=True),
-        page_size=dict(type="int", default=500),
-    )
-
-
-def run(params):
+def run(params, check_mode=False):
     try:
         window = parse_duration(params["events_window"], "events_window")
     except ValueError as exc:
@@ -219,8 +201,7 @@ def run(params):
     namespace, selector, size = params["namespace"], params["label_selector"], params["page_size"]
     notes = []
     try:
-        pods = client.list_all("list pods in %s" % namespace, client.core.list_namespaced_pod, namespace,
-                               label_selector=selector, page_size=size)
+        pods = list_pods(client, namespace, selector, page_size=size)
         metrics_available = True
         try:
             usage = pod_memory.metrics_by_pod(client.list_all(
@@ -247,11 +228,7 @@ def run(params):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        module.exit_json(**run(module.params))
-    except errors.BrunoOpsError as exc:
-        module.fail_json(msg=exc.message, error=exc.to_dict())
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

@@ -23,15 +23,11 @@ author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
   - bruno.ops.kubernetes
+  - bruno.ops.pod_selection
+  - bruno.ops.pod_selection.label_selector
+  - bruno.ops.attributes
+  - bruno.ops.attributes.info_module
 options:
-  namespace:
-    description: Namespace of the pods.
-    type: str
-    required: true
-  label_selector:
-    description: Label selector of the pods.
-    type: str
-    default: ""
   container:
     description: Container to exec in; the pod's first container when unset.
     type: str
@@ -50,15 +46,6 @@ options:
     description: Seconds each exec may take before it is abandoned.
     type: int
     default: 20
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The probe only reads, so it runs in check mode too.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Nothing is ever changed.
 notes:
   - Needs C(create) on C(pods/exec) in the namespace.
 """
@@ -101,24 +88,20 @@ summary:
   sample: {"pods": 2, "probed": 2, "failed": 0, "max_rss_bytes": 734003200, "sources": ["proc"]}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import K8sClient, kubernetes_option
 from ansible_collections.bruno.ops.plugins.module_utils.facts import memory_probe
+from ansible_collections.bruno.ops.plugins.module_utils.facts.pod_selection import list_pods, pod_selection_options
 
-
-def argument_spec():
-    return dict(
-        kubernetes=kubernetes_option(),
-        namespace=dict(type="str", required=True),
-        label_selector=dict(type="str", default=""),
-        container=dict(type="str"),
-        process_match=dict(type="str"),
-        debug_url=dict(type="str"),
-        max_pods=dict(type="int", default=10),
-        timeout=dict(type="int", default=20),
-    )
+ARGUMENT_SPEC = dict(
+    kubernetes=kubernetes_option(),
+    **pod_selection_options(label_selector=True),
+    container=dict(type="str"),
+    process_match=dict(type="str"),
+    debug_url=dict(type="str"),
+    max_pods=dict(type="int", default=10),
+    timeout=dict(type="int", default=20),
+)
 
 
 def probe_pod(client, namespace, pod, container, params):
@@ -139,15 +122,14 @@ def probe_pod(client, namespace, pod, container, params):
     return entry
 
 
-def run(params):
+def run(params, check_mode=False):
     if params["max_pods"] < 1 or params["timeout"] < 1:
         raise errors.BrunoOpsError("max_pods and timeout must be at least 1", kind=errors.INVALID)
     namespace = params["namespace"]
     client = K8sClient(params["kubernetes"] or {})
     probes = []
     try:
-        pods = client.list_all("list pods in %s" % namespace, client.core.list_namespaced_pod, namespace,
-                               label_selector=params["label_selector"])
+        pods = list_pods(client, namespace, params["label_selector"])
         running = sorted((p for p in pods if (p.get("status") or {}).get("phase") == "Running"),
                          key=lambda p: p["metadata"]["name"])
         for pod in running[:params["max_pods"]]:
@@ -171,11 +153,7 @@ def run(params):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        module.exit_json(**run(module.params))
-    except errors.BrunoOpsError as exc:
-        module.fail_json(msg=exc.message, error=exc.to_dict())
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,8 @@ extends_documentation_fragment:
   - bruno.ops.redis
   - bruno.ops.mongodb
   - bruno.ops.prometheus
+  - bruno.ops.attributes
+  - bruno.ops.attributes.info_module
 options:
   namespace:
     description: Namespace whose permissions are checked for namespaced resources.
@@ -47,18 +49,12 @@ options:
     elements: str
     choices: [unreachable, authentication, diagnose_access, remediate_access, any]
     default: []
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Every probe is a read or an access review, so check mode runs them all.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Nothing is ever changed.
 notes:
   - Passwords, tokens and URIs with credentials are never returned or logged; addresses are reported without them.
   - FerretDB and other MongoDB-wire servers are supported; their real version is added to RV(backends[].details).
+attributes:
+  check_mode:
+    details: Every probe is a read or an access review, so check mode runs them all.
 """
 
 EXAMPLES = r"""
@@ -176,30 +172,27 @@ backends:
       sample: {"mode": "standalone", "connected_clients": 3}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import http_option
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
 from ansible_collections.bruno.ops.plugins.module_utils.clients.mongo_client import mongodb_option
 from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import redis_option
 from ansible_collections.bruno.ops.plugins.module_utils.facts import preflight
 
-
-def argument_spec():
-    return dict(
-        kubernetes=kubernetes_option(),
-        redis=redis_option(),
-        mongodb=mongodb_option(),
-        prometheus=http_option(),
-        namespace=dict(type="str", default="default"),
-        access=dict(type="list", elements="str", choices=["diagnose", "remediate"],
-                    default=["diagnose", "remediate"]),
-        fail_on=dict(type="list", elements="str", choices=list(preflight.FAIL_ON_CHOICES), default=[]),
-    )
+ARGUMENT_SPEC = dict(
+    kubernetes=kubernetes_option(),
+    redis=redis_option(),
+    mongodb=mongodb_option(),
+    prometheus=http_option(),
+    namespace=dict(type="str", default="default"),
+    access=dict(type="list", elements="str", choices=["diagnose", "remediate"], default=["diagnose", "remediate"]),
+    fail_on=dict(type="list", elements="str", choices=list(preflight.FAIL_ON_CHOICES), default=[]),
+)
 
 
-def run(params):
-    """Probe every configured backend; returns the result dict (never raises for a backend failure)."""
+def run(params, check_mode=False):
+    """Probe every configured backend. A backend failure is a row of the result; it fails the task (with the rows
+    kept) only as O(fail_on) says. Options that are wrong raise, once for all backends."""
     probes = {
         "kubernetes": lambda p: preflight.check_kubernetes(p, params["namespace"], params["access"]),
         "redis": preflight.check_redis,
@@ -208,29 +201,20 @@ def run(params):
     }
     rows = [probes[name](params[name]) if params[name] is not None else preflight.new_row(name)
             for name in preflight.BACKENDS]
+    invalid = [row["error"]["message"] for row in rows if row["error"] and row["error"]["kind"] == errors.INVALID]
+    if invalid:
+        # The caller's options are wrong: say so once instead of reporting a "failed" backend.
+        raise errors.BrunoOpsError("; ".join(invalid), kind=errors.INVALID)
     summary = preflight.summarize(rows)
+    result = dict(changed=False, ok=summary["failed"] == 0 and summary["limited"] == 0, summary=summary, backends=rows)
     reasons = preflight.fatal_reasons(rows, params["fail_on"])
-    return dict(
-        changed=False,
-        ok=summary["failed"] == 0 and summary["limited"] == 0,
-        summary=summary,
-        backends=rows,
-        fatal=reasons,
-    )
+    if reasons:
+        result.update(failed=True, msg="preflight failed: " + "; ".join(reasons))
+    return result
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    result = run(module.params)
-    invalid = [row["error"]["message"] for row in result["backends"]
-               if row["error"] and row["error"]["kind"] == "invalid_input"]
-    if invalid:
-        # The caller's options are wrong: say so once instead of reporting a "failed" backend.
-        module.fail_json(msg="; ".join(invalid))
-    reasons = result.pop("fatal")
-    if reasons:
-        module.fail_json(msg="preflight failed: " + "; ".join(reasons), **result)
-    module.exit_json(**result)
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

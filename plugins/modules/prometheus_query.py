@@ -28,6 +28,8 @@ author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
   - bruno.ops.prometheus
+  - bruno.ops.attributes
+  - bruno.ops.attributes.info_module
 options:
   prometheus:
     required: true
@@ -80,15 +82,6 @@ options:
     description: Most series summarized; the rest are left out and counted in RV(notes).
     type: int
     default: 100
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Nothing is ever changed.
 notes:
   - Projected time to the limit is measured from the fitted level at the last sample, not from the last raw
     value, so one spike does not make it zero. It is 0 when that level or the last value is already at the
@@ -258,34 +251,30 @@ notes:
 
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import PrometheusClient, http_option
 from ansible_collections.bruno.ops.plugins.module_utils.facts import prometheus_series
 
-
-def argument_spec():
-    return dict(
-        prometheus=http_option(required=True),
-        query=dict(type="str", required=True),
-        mode=dict(type="str", choices=["range", "instant"], default="range"),
-        start=dict(type="str", default="-1h"),
-        end=dict(type="str", default="now"),
-        step=dict(type="str"),
-        limit_bytes=dict(type="float", aliases=["limit"]),
-        correlate_with=dict(type="str"),
-        return_points=dict(type="bool", default=False),
-        max_points=dict(type="int", default=200),
-        max_series=dict(type="int", default=100),
-    )
+ARGUMENT_SPEC = dict(
+    prometheus=http_option(required=True),
+    query=dict(type="str", required=True),
+    mode=dict(type="str", choices=["range", "instant"], default="range"),
+    start=dict(type="str", default="-1h"),
+    end=dict(type="str", default="now"),
+    step=dict(type="str"),
+    limit_bytes=dict(type="float", aliases=["limit"]),
+    correlate_with=dict(type="str"),
+    return_points=dict(type="bool", default=False),
+    max_points=dict(type="int", default=200),
+    max_series=dict(type="int", default=100),
+)
 
 
 def _invalid(message):
     return errors.BrunoOpsError(message, kind=errors.INVALID)
 
 
-def run(params, now=None):
+def run(params, check_mode=False, now=None):
     now = time.time() if now is None else now
     if params["max_points"] < 2 or params["max_series"] < 1:
         raise _invalid("max_points must be at least 2 and max_series at least 1")
@@ -335,6 +324,7 @@ def run(params, now=None):
         aggregate=prometheus_series.aggregate(summaries),
         prometheus_warnings=warnings,
         notes=notes,
+        warnings=["Prometheus: %s" % warning for warning in warnings],
     )
 
 
@@ -346,14 +336,7 @@ def _parse(data, query):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run(module.params)
-    except errors.BrunoOpsError as exc:
-        module.fail_json(msg=exc.message, error=exc.to_dict())
-    for warning in result["prometheus_warnings"]:
-        module.warn("Prometheus: %s" % warning)
-    module.exit_json(**result)
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":
