@@ -21,6 +21,8 @@ description:
 author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
+  - bruno.ops.attributes
+  - bruno.ops.attributes.change_module
   - bruno.ops.kubernetes
 options:
   namespace:
@@ -59,12 +61,7 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Reads the Lease and sends the write as a server-side dry run; fails the same way when it is held.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 """
 
 EXAMPLES = r"""
@@ -95,6 +92,16 @@ after:
   type: dict
   sample: {holder: alice remediate.yml, phase: held, acquired_at: "2026-11-29T03:12:09Z",
            renewed_at: "2026-11-29T03:12:09Z", expires_at: "2026-11-29T03:42:09Z", purpose: restart}
+change:
+  description:
+    - This call's entry for a change record (action C(acquire_lock) or C(release_lock)), the holder and phase of
+      the lock before and after; C(undo) is the C(bruno.ops.change_lock) call that reverses it.
+  returned: always
+  type: dict
+  sample: {action: acquire_lock, target: lease bruno/bruno-ops-change-lock, changed: true,
+           before: {holder: null, phase: absent}, after: {holder: alice remediate.yml, phase: held},
+           undo: "bruno.ops.change_lock namespace=bruno name=bruno-ops-change-lock holder='alice remediate.yml'
+             state=released", note: ""}
 lease:
   description: Namespace and name of the Lease.
   returned: always
@@ -102,26 +109,25 @@ lease:
   sample: bruno/bruno-ops-change-lock
 """
 
-from ansible.module_utils.basic import AnsibleModule
+import shlex
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.change import lease_lock
+from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import K8sClient, kubernetes_option
 from ansible_collections.bruno.ops.plugins.module_utils.durations import utcnow
 
-
-def argument_spec():
-    return dict(
-        kubernetes=kubernetes_option(),
-        namespace=dict(type="str", required=True),
-        name=dict(type="str", default="bruno-ops-change-lock"),
-        holder=dict(type="str", required=True),
-        state=dict(type="str", default="acquired", choices=["acquired", "released"]),
-        ttl=dict(type="int", default=1800),
-        cooldown=dict(type="int", default=0),
-        purpose=dict(type="str"),
-        force=dict(type="bool", default=False),
-    )
+ARGUMENT_SPEC = dict(
+    kubernetes=kubernetes_option(),
+    namespace=dict(type="str", required=True),
+    name=dict(type="str", default="bruno-ops-change-lock"),
+    holder=dict(type="str", required=True),
+    state=dict(type="str", default="acquired", choices=["acquired", "released"]),
+    ttl=dict(type="int", default=1800),
+    cooldown=dict(type="int", default=0),
+    purpose=dict(type="str"),
+    force=dict(type="bool", default=False),
+)
 
 
 def validate(params):
@@ -164,6 +170,10 @@ def write_lease(client, ref, lease, write, change, *, dry_run):
 
 
 def run(params, check_mode):
+    return with_change(params, take_or_release(params, check_mode))
+
+
+def take_or_release(params, check_mode):
     validate(params)
     namespace, name = params["namespace"], params["name"]
     ref = "%s/%s" % (namespace, name)
@@ -192,9 +202,24 @@ def run(params, check_mode):
     return result
 
 
+def with_change(params, result):
+    """`result` with its change-record entry; undo is the change_lock call that reverses it."""
+    before, after = result["before"], result["after"]
+    acquire = params["state"] == "acquired"
+    if acquire:
+        undo = "bruno.ops.change_lock namespace=%s name=%s holder=%s state=released" % (
+            params["namespace"], params["name"], shlex.quote(params["holder"]))
+    else:
+        undo = "nothing to undo: the lock is %s" % after["phase"]
+    return dict(result, change=change_entry(
+        "acquire_lock" if acquire else "release_lock", "lease %s" % result["lease"], changed=result["changed"],
+        before={"holder": before["holder"], "phase": before["phase"]},
+        after={"holder": after["holder"], "phase": after["phase"]},
+        undo=undo if result["changed"] else "nothing to undo", note="; ".join(result.get("notes") or [])))
+
+
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module_run.execute(module, run)
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ description:
 author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
+  - bruno.ops.attributes
+  - bruno.ops.attributes.change_module
   - bruno.ops.kubernetes
   - bruno.ops.workload
   - bruno.ops.workload.WAIT
@@ -38,12 +40,7 @@ options:
     default: []
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: The patch is sent as a server-side dry run; the predicted C(after) is the apiserver's answer.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 """
 
 EXAMPLES = r"""
@@ -83,6 +80,17 @@ undo:
   returned: always
   type: dict
   sample: {env: {SESSION_TTL: "86400"}, unset: [], manual: []}
+change:
+  description:
+    - This call's entry for a change record (action C(set_env)), the variables it touched before and after; C(undo)
+      is the C(kubectl set env) that puts them back, C(note) names the revision to roll back to.
+  returned: always
+  type: dict
+  sample: {action: set_env, target: deployment bruno/agent-bruno container agent-bruno, changed: true,
+           before: {SESSION_TTL: "86400"}, after: {SESSION_TTL: "3600"},
+           undo: kubectl -n bruno set env deployment/agent-bruno -c agent-bruno SESSION_TTL=86400,
+           note: "revision 3 -> 4; kubectl -n bruno rollout undo deployment/agent-bruno --to-revision=3 puts the
+             previous pod template back"}
 revision_before:
   description: The Deployment's revision before the change.
   returned: always
@@ -121,22 +129,19 @@ rolled_back:
 """
 
 import re
-
-from ansible.module_utils.basic import AnsibleModule
+import shlex
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.change import workload
+from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
 
 _NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")  # the apiserver's rule for env var names
 
 
-def argument_spec():
-    spec = dict(kubernetes=kubernetes_option(), container=dict(type="str"),
-                env=dict(type="dict", default={}), unset=dict(type="list", elements="str", default=[]))
-    spec.update(workload.workload_options())
-    spec.update(workload.wait_options())
-    return spec
+ARGUMENT_SPEC = dict(kubernetes=kubernetes_option(), container=dict(type="str"),
+                     env=dict(type="dict", default={}), unset=dict(type="list", elements="str", default=[]),
+                     **workload.workload_options(), **workload.wait_options())
 
 
 def validate(params):
@@ -186,6 +191,22 @@ def undo_options(before, env, unset):
             "manual": sorted(k for k, v in restore.items() if not isinstance(v, str))}
 
 
+def change_of(target, result, touched):
+    """The change-record entry: the touched variables before and after, and the kubectl set env that undoes it."""
+    container, undo = result["before"]["container"], result["undo"]
+    restore = ["%s=%s" % (name, shlex.quote(value)) for name, value in sorted(undo["env"].items())]
+    restore += ["%s-" % name for name in undo["unset"]]
+    command = target.command("set", "env", target.resource, "-c", container, *restore) if restore else ""
+    manual = ("restore %s from the manifest (a valueFrom reference)" % ", ".join(undo["manual"])
+              if undo["manual"] else "")
+    note = "; ".join(part for part in (manual, workload.rollback_note(target, result)) if part)
+    return change_entry("set_env", "%s container %s" % (target.ref, container), changed=result["changed"],
+                        before={name: result["before"]["env"].get(name) for name in touched},
+                        after={name: result["after"]["env"].get(name) for name in touched},
+                        undo=" and ".join(part for part in (command, manual) if part) if result["changed"]
+                        else "nothing to undo", note=note)
+
+
 def run(params, check_mode):
     env = validate(params)
     unset = set(params["unset"])
@@ -210,12 +231,12 @@ def run(params, check_mode):
     with workload.opened(params) as (_client, target):
         result = workload.change_as_asked(target, build, view, params, check_mode)
     result["undo"] = undo_options(result["before"]["env"], env, unset)
+    result["change"] = change_of(target, result, sorted(env) + sorted(unset))
     return result
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module_run.execute(module, run)
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

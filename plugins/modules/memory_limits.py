@@ -25,6 +25,8 @@ description:
 author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
+  - bruno.ops.attributes
+  - bruno.ops.attributes.change_module
   - bruno.ops.kubernetes
   - bruno.ops.prometheus
   - bruno.ops.workload
@@ -71,12 +73,7 @@ options:
     default: false
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Everything is read and checked; the change is sent as a server-side dry run.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 """
 
 EXAMPLES = r"""
@@ -152,6 +149,16 @@ undo:
   returned: always
   type: dict
   sample: {mode: apply, limit: 1Gi, request: 256Mi}
+change:
+  description:
+    - This call's entry for a change record (action C(set_memory_limit); never a change with O(mode=recommend)),
+      the memory limit and request before and after, the C(kubectl set resources) that puts them back as C(undo).
+  returned: always
+  type: dict
+  sample: {action: set_memory_limit, target: deployment bruno/agent-bruno container agent-bruno, changed: true,
+           before: {memory_limit: 1Gi, memory_request: 256Mi}, after: {memory_limit: 1280Mi, memory_request: 256Mi},
+           undo: kubectl -n bruno set resources deployment/agent-bruno -c agent-bruno --limits=memory=1Gi
+             --requests=memory=256Mi, note: "revision 5 -> 6; ..."}
 revision_before:
   description: The Deployment's revision before.
   returned: always
@@ -181,29 +188,25 @@ rollout:
 
 import datetime
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.change import workload
+from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry
 from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import PrometheusClient, http_option
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
 from ansible_collections.bruno.ops.plugins.module_utils.decide import limits_recommend
 from ansible_collections.bruno.ops.plugins.module_utils.durations import parse_duration, parse_time, utcnow
 from ansible_collections.bruno.ops.plugins.module_utils.facts import pod_memory
+from ansible_collections.bruno.ops.plugins.module_utils.facts.pod_selection import list_pods
 from ansible_collections.bruno.ops.plugins.module_utils.quantity import QuantityError, format_bytes, parse_bytes
 
-
-def argument_spec():
-    spec = dict(
-        kubernetes=kubernetes_option(), prometheus=http_option(), container=dict(type="str"),
-        mode=dict(type="str", default="recommend", choices=["recommend", "apply"]),
-        limit=dict(type="str"), request=dict(type="str"), history=dict(type="str", default="14d"),
-        min_history=dict(type="str", default="1h"), headroom=dict(type="float", default=1.15),
-        max_limit=dict(type="str", default="4Gi"), allow_decrease=dict(type="bool", default=False),
-    )
-    spec.update(workload.workload_options())
-    spec.update(workload.wait_options())
-    return spec
+ARGUMENT_SPEC = dict(
+    kubernetes=kubernetes_option(), prometheus=http_option(), container=dict(type="str"),
+    mode=dict(type="str", default="recommend", choices=["recommend", "apply"]),
+    limit=dict(type="str"), request=dict(type="str"), history=dict(type="str", default="14d"),
+    min_history=dict(type="str", default="1h"), headroom=dict(type="float", default=1.15),
+    max_limit=dict(type="str", default="4Gi"), allow_decrease=dict(type="bool", default=False),
+    **workload.workload_options(), **workload.wait_options(),
+)
 
 
 def _quantity(value, option):
@@ -258,8 +261,7 @@ def usage_from_prometheus(params, namespace, name, container, history):
 
 
 def oom_kills(client, namespace, selector, container, since):
-    pods = client.list_all("list pods in %s" % namespace, client.core.list_namespaced_pod, namespace,
-                           label_selector=selector)
+    pods = list_pods(client, namespace, selector)
     events = client.list_all("list events in %s" % namespace, client.core.list_namespaced_event, namespace,
                              field_selector="involvedObject.kind=Pod")
     names = {p["metadata"]["name"] for p in pods}
@@ -357,6 +359,20 @@ def limit_ops(container, index, new_limit, new_request):
     return ops if len(ops) > (0 if container.get("resources") is not None else 1) else []
 
 
+def change_of(target, result):
+    """The change-record entry; undo is the kubectl set resources that puts the previous limit and request back."""
+    before, after = result["before"], result["after"]
+    restore = ["--%s=memory=%s" % (kind, before[kind]) for kind in ("limits", "requests") if before[kind]]
+    undo = target.command("set", "resources", target.resource, "-c", before["container"], *restore)
+    if not before["limits"]:
+        undo += " (it had no memory limit: remove the one set from the manifest)"
+    return change_entry(
+        "set_memory_limit", "%s container %s" % (target.ref, before["container"]), changed=result["changed"],
+        before={"memory_limit": before["limits"], "memory_request": before["requests"]},
+        after={"memory_limit": after["limits"], "memory_request": after["requests"]},
+        undo=undo if result["changed"] else "nothing to undo", note=workload.rollback_note(target, result))
+
+
 def run(params, check_mode):
     opts = validate(params)
     with workload.opened(params) as (client, target):
@@ -386,7 +402,7 @@ def run(params, check_mode):
         if params["mode"] == "recommend":
             result.update(changed=False, before=view(obj), after=view(obj), revision_before=workload.revision(obj),
                           revision_after=workload.revision(obj))
-            return result
+            return dict(result, change=change_of(target, result))
         refused = limits_recommend.refusal(guardrails, target.ref)
         if refused:
             raise refused
@@ -394,12 +410,11 @@ def run(params, check_mode):
             target, lambda current: limit_ops(current["spec"]["template"]["spec"]["containers"][index], index,
                                               new_limit, opts["request"]),
             view, params, check_mode))
-        return result
+        return dict(result, change=change_of(target, result))
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module_run.execute(module, run)
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,12 @@ description:
 author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
+  - bruno.ops.attributes
+  - bruno.ops.attributes.info_module
   - bruno.ops.kubernetes
   - bruno.ops.prometheus
   - bruno.ops.http_endpoint
+  - bruno.ops.pod_selection
 options:
   endpoint:
     description:
@@ -32,10 +35,6 @@ options:
   prometheus:
     description:
       - Prometheus, for the max over the window; without it only metrics.k8s.io is sampled.
-  namespace:
-    description: Namespace of the pods.
-    type: str
-    required: true
   name:
     description: The workload; its rollout is checked and its selector used when O(selector) is unset.
     type: str
@@ -77,14 +76,6 @@ options:
     description: Fail the task when a check fails (the evidence is in the result either way).
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Only reads; runs the same in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
 """
 
 EXAMPLES = r"""
@@ -135,8 +126,6 @@ notes:
 import json
 import time
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.change import rollout, workload
 from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import (
@@ -148,20 +137,19 @@ from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client impor
 from ansible_collections.bruno.ops.plugins.module_utils.decide import verify_checks
 from ansible_collections.bruno.ops.plugins.module_utils.durations import iso, parse_duration, parse_time, utcnow
 from ansible_collections.bruno.ops.plugins.module_utils.facts import pod_memory
+from ansible_collections.bruno.ops.plugins.module_utils.facts.pod_selection import list_pods, pod_selection_options
 
-
-def argument_spec():
-    return dict(
-        kubernetes=kubernetes_option(), prometheus=http_option(), endpoint=http_option(),
-        namespace=dict(type="str", required=True), name=dict(type="str"),
-        kind=dict(type="str", default="Deployment", choices=list(workload.KINDS)),
-        selector=dict(type="str"), container=dict(type="str"),
-        memory_max_percent=dict(type="float", default=80.0), window=dict(type="str", default="2m"),
-        interval=dict(type="str", default="15s"), since=dict(type="str"),
-        chat_path=dict(type="str", default="/chat"),
-        chat_message=dict(type="str", default="bruno.ops verify: reply with one word"),
-        fail_on_failure=dict(type="bool", default=True),
-    )
+ARGUMENT_SPEC = dict(
+    kubernetes=kubernetes_option(), prometheus=http_option(), endpoint=http_option(), name=dict(type="str"),
+    kind=dict(type="str", default="Deployment", choices=list(workload.KINDS)),
+    selector=dict(type="str"), container=dict(type="str"),
+    memory_max_percent=dict(type="float", default=80.0), window=dict(type="str", default="2m"),
+    interval=dict(type="str", default="15s"), since=dict(type="str"),
+    chat_path=dict(type="str", default="/chat"),
+    chat_message=dict(type="str", default="bruno.ops verify: reply with one word"),
+    fail_on_failure=dict(type="bool", default=True),
+    **pod_selection_options(),
+)
 
 
 def validate(params):
@@ -182,8 +170,7 @@ def validate(params):
 
 
 def live_pods(client, namespace, selector):
-    pods = client.list_all("list pods in %s" % namespace, client.core.list_namespaced_pod, namespace,
-                           label_selector=selector)
+    pods = list_pods(client, namespace, selector)
     return [p for p in pods if not p["metadata"].get("deletionTimestamp")
             and (p.get("status") or {}).get("phase") == "Running"]
 
@@ -296,8 +283,7 @@ def run(params, check_mode):
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module_run.execute(module, run)
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ description:
 author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
+  - bruno.ops.attributes
+  - bruno.ops.attributes.change_module
   - bruno.ops.kubernetes
   - bruno.ops.workload
   - bruno.ops.workload.WAIT
@@ -31,12 +33,7 @@ options:
     type: str
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: The annotation patch is sent as a server-side dry run; nothing restarts.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 """
 
 EXAMPLES = r"""
@@ -75,6 +72,16 @@ skipped_reason:
   returned: when the restart was skipped
   type: str
   sample: pods were restarted at 2026-11-29T03:12:09Z, within not_within=15m
+change:
+  description:
+    - This call's entry for a change record (action C(restart)) - the restart time and the ReplicaSet of the pods
+      before and after. A restart only replaces the pods, so C(undo) says there is nothing to undo.
+  returned: always
+  type: dict
+  sample: {action: restart, target: deployment bruno/agent-bruno, changed: true,
+           before: {restarted_at: null, replica_set: agent-bruno-5d8f7c9b6},
+           after: {restarted_at: "2026-11-29T03:12:09Z", replica_set: agent-bruno-7b9c6d5f4},
+           undo: "nothing to undo: a restart only replaces the pods", note: ""}
 revision_before:
   description: The Deployment's revision before the restart.
   returned: always
@@ -113,21 +120,17 @@ rolled_back:
   sample: false
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.change import workload
+from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
 from ansible_collections.bruno.ops.plugins.module_utils.durations import iso, parse_duration, parse_time, utcnow
 
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
-def argument_spec():
-    spec = dict(kubernetes=kubernetes_option(), not_within=dict(type="str"))
-    spec.update(workload.workload_options())
-    spec.update(workload.wait_options())
-    return spec
+ARGUMENT_SPEC = dict(kubernetes=kubernetes_option(), not_within=dict(type="str"), **workload.workload_options(),
+                     **workload.wait_options())
 
 
 def restarted_at(obj):
@@ -171,12 +174,17 @@ def run(params, check_mode):
     result["restarted_at"] = result["after"]["restarted_at"]
     if skipped.get("reason"):
         result["skipped_reason"] = skipped["reason"]
+    result["change"] = change_entry(
+        "restart", target.ref, changed=result["changed"],
+        before={"restarted_at": result["before"]["restarted_at"], "replica_set": result.get("old_replica_set")},
+        after={"restarted_at": result["after"]["restarted_at"], "replica_set": result.get("new_replica_set")},
+        undo="nothing to undo: a restart only replaces the pods (the template is the same but for restartedAt)",
+        note=skipped.get("reason") or "")
     return result
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module_run.execute(module, run)
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,8 @@ description:
 author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
+  - bruno.ops.attributes
+  - bruno.ops.attributes.change_module
   - bruno.ops.kubernetes
   - bruno.ops.workload
   - bruno.ops.workload.WAIT
@@ -38,12 +40,7 @@ options:
     default: 20
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: The patch (Deployment or HPA) is sent as a server-side dry run.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
 """
 
 EXAMPLES = r"""
@@ -88,6 +85,17 @@ notes:
   type: list
   elements: str
   sample: ["hpa bruno/agent-bruno-hpa scales deployment bruno/agent-bruno: its bounds were changed instead"]
+change:
+  description:
+    - This call's entry for a change record (action C(scale)) - C(before) and C(after) as above; C(undo) is the
+      C(kubectl scale) (or, for an HPA, C(kubectl patch hpa)) that puts the previous values back.
+  returned: always
+  type: dict
+  sample: {action: scale, target: hpa bruno/agent-bruno-hpa, changed: true,
+           before: {min_replicas: 2, max_replicas: 5, current_replicas: 2},
+           after: {min_replicas: 4, max_replicas: 5, current_replicas: 2},
+           undo: "kubectl -n bruno patch hpa agent-bruno-hpa --type=merge -p '{\"spec\": {\"minReplicas\": 2,
+             \"maxReplicas\": 5}}'", note: "hpa bruno/agent-bruno-hpa scales deployment bruno/agent-bruno: ..."}
 rollout:
   description: The Deployment's rollout state when the wait for ready replicas ended (no HPA).
   returned: when spec.replicas changed and O(wait=true), not in check mode
@@ -95,19 +103,17 @@ rollout:
   sample: {complete: true, desired: 4, ready: 4}
 """
 
-from ansible.module_utils.basic import AnsibleModule
+import json
+import shlex
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.change import workload
+from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
 
-
-def argument_spec():
-    spec = dict(kubernetes=kubernetes_option(), replicas=dict(type="int"), min_replicas=dict(type="int"),
-                max_replicas=dict(type="int"), max_replicas_cap=dict(type="int", default=20))
-    spec.update(workload.workload_options())
-    spec.update(workload.wait_options())
-    return spec
+ARGUMENT_SPEC = dict(kubernetes=kubernetes_option(), replicas=dict(type="int"), min_replicas=dict(type="int"),
+                     max_replicas=dict(type="int"), max_replicas_cap=dict(type="int", default=20),
+                     **workload.workload_options(), **workload.wait_options())
 
 
 def plan_bounds(current_min, current_max, *, replicas, min_replicas, max_replicas, cap):
@@ -169,6 +175,21 @@ def scale_hpa(client, target, hpa, params, check_mode):
     return dict(result, changed=True, after=view(after))
 
 
+def change_of(target, result):
+    """The change-record entry; undo is the kubectl command that puts the previous replicas or bounds back."""
+    if result["target"]["kind"] == "hpa":
+        name = result["target"]["name"]
+        undo = result["undo"]
+        bounds = {"spec": {"minReplicas": undo["min_replicas"], "maxReplicas": undo["max_replicas"]}}
+        ref = "hpa %s/%s" % (target.namespace, name)
+        undo = target.command("patch", "hpa", name, "--type=merge", "-p", shlex.quote(json.dumps(bounds)))
+    else:
+        ref = target.ref
+        undo = target.command("scale", target.resource, "--replicas=%s" % result["undo"]["replicas"])
+    return change_entry("scale", ref, changed=result["changed"], before=result["before"], after=result["after"],
+                        undo=undo if result["changed"] else "nothing to undo", note="; ".join(result["notes"]))
+
+
 def run(params, check_mode):
     validate(params)
     with workload.opened(params) as (client, target):
@@ -177,7 +198,8 @@ def run(params, check_mode):
             raise errors.BrunoOpsError("%d HPAs target %s (%s); leave one" % (
                 len(hpas), target.ref, ", ".join(h["metadata"]["name"] for h in hpas)), kind=errors.CONFLICT)
         if hpas:
-            return scale_hpa(client, target, hpas[0], params, check_mode)
+            result = scale_hpa(client, target, hpas[0], params, check_mode)
+            return dict(result, change=change_of(target, result))
         if params["replicas"] is None:
             raise errors.BrunoOpsError("min_replicas / max_replicas need an HPA, and none targets %s; set replicas"
                                        % target.ref, kind=errors.INVALID)
@@ -191,12 +213,12 @@ def run(params, check_mode):
                   undo={"replicas": result["before"]["replicas"]})
     if "rollout" in result:
         result["rollout"] = {k: result["rollout"][k] for k in ("complete", "desired", "ready")}
+    result["change"] = change_of(target, result)
     return result
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    module_run.execute(module, run)
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

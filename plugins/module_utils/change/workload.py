@@ -77,6 +77,15 @@ class Workload:
 
             self._read, self._patch = openshift_client.deployment_config_access(client, namespace, name, self.ref)
 
+    @property
+    def resource(self):
+        """kind/name as kubectl (or oc, for a DeploymentConfig) names it."""
+        return "%s/%s" % (self.kind.lower(), self.name)
+
+    def command(self, *args):
+        """A command line on this workload's namespace: `kubectl -n NS ARGS` (`oc` for a DeploymentConfig)."""
+        return " ".join(("oc" if self.kind == "DeploymentConfig" else "kubectl", "-n", self.namespace) + args)
+
     def read(self):
         return self._read()
 
@@ -118,6 +127,15 @@ def container_index(obj, container, ref):
         raise errors.BrunoOpsError("%s has no container %r; its containers are: %s"
                                    % (ref, container, ", ".join(names)), kind=errors.NOT_FOUND)
     return names.index(container)
+
+
+def rollback_note(target, result):
+    """How to put the previous pod template back, when a change made a new revision (for a change entry)."""
+    before, after = result.get("revision_before"), result.get("revision_after")
+    if not before or before == after:
+        return ""
+    return "revision %s -> %s; %s puts the previous pod template back" % (
+        before, after, target.command("rollout", "undo", target.resource, "--to-revision=%s" % before))
 
 
 def revision(obj):

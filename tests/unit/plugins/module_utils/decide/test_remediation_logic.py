@@ -7,10 +7,16 @@ import datetime
 import pytest
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
-from ansible_collections.bruno.ops.plugins.module_utils.change import lease_lock, rollout
+from ansible_collections.bruno.ops.plugins.module_utils.change import lease_lock, rollout, workload
 from ansible_collections.bruno.ops.plugins.module_utils.decide import limits_recommend, verify_checks
 from ansible_collections.bruno.ops.plugins.module_utils.quantity import parse_bytes
-from ansible_collections.bruno.ops.plugins.modules import container_env, rollout_restart, workload_scale
+from ansible_collections.bruno.ops.plugins.modules import (
+    change_lock,
+    container_env,
+    memory_limits,
+    rollout_restart,
+    workload_scale,
+)
 
 MIB = 2 ** 20
 GIB = 2 ** 30
@@ -207,3 +213,65 @@ def test_recent_restart_skips_only_within_the_window():
     assert "within not_within=600s" in rollout_restart.recent_restart(obj, 600, NOW)
     assert rollout_restart.recent_restart(obj, 60, NOW) is None
     assert rollout_restart.recent_restart(obj, None, NOW) is None
+
+
+# The `change` entry every change-making module returns (change/record.py): its undo is a command a person can run.
+TARGET = workload.Workload(None, "bruno", "agent-bruno")
+ENTRY_KEYS = {"action", "target", "changed", "before", "after", "undo", "note"}
+
+
+def test_set_env_change_entry_undoes_with_kubectl_set_env():
+    before = {"container": "agent-bruno", "env": {"SESSION_TTL": "86400", "S": {"secretKeyRef": {"name": "s"}}}}
+    after = {"container": "agent-bruno", "env": {"SESSION_TTL": "3600", "NEW": "1"}}
+    result = {"changed": True, "before": before, "after": after, "revision_before": "3", "revision_after": "4",
+              "undo": container_env.undo_options(before["env"], {"SESSION_TTL": "3600", "NEW": "1"}, {"S"})}
+    entry = container_env.change_of(TARGET, result, ["NEW", "SESSION_TTL", "S"])
+    assert set(entry) == ENTRY_KEYS and entry["action"] == "set_env" and entry["changed"] is True
+    assert entry["target"] == "deployment bruno/agent-bruno container agent-bruno"
+    assert entry["before"] == {"NEW": None, "SESSION_TTL": "86400", "S": {"secretKeyRef": {"name": "s"}}}
+    assert entry["after"] == {"NEW": "1", "SESSION_TTL": "3600", "S": None}
+    assert entry["undo"] == ("kubectl -n bruno set env deployment/agent-bruno -c agent-bruno SESSION_TTL=86400 NEW- "
+                             "and restore S from the manifest (a valueFrom reference)")
+    assert "kubectl -n bruno rollout undo deployment/agent-bruno --to-revision=3" in entry["note"]
+    unchanged = dict(result, changed=False, after=before, revision_after="3")
+    assert container_env.change_of(TARGET, unchanged, ["SESSION_TTL"])["undo"] == "nothing to undo"
+
+
+def test_scale_change_entry_undoes_replicas_or_hpa_bounds():
+    entry = workload_scale.change_of(TARGET, {"target": {"kind": "deployment", "name": "agent-bruno"}, "changed": True,
+                                              "before": {"replicas": 2}, "after": {"replicas": 4},
+                                              "undo": {"replicas": 2}, "notes": []})
+    assert entry["undo"] == "kubectl -n bruno scale deployment/agent-bruno --replicas=2"
+    entry = workload_scale.change_of(TARGET, {"target": {"kind": "hpa", "name": "agent-bruno-hpa"}, "changed": True,
+                                              "before": {"min_replicas": 2}, "after": {"min_replicas": 4},
+                                              "undo": {"min_replicas": 2, "max_replicas": 5}, "notes": ["hpa owns it"]})
+    assert entry["target"] == "hpa bruno/agent-bruno-hpa" and entry["note"] == "hpa owns it"
+    assert entry["undo"] == ("kubectl -n bruno patch hpa agent-bruno-hpa --type=merge -p "
+                             "'{\"spec\": {\"minReplicas\": 2, \"maxReplicas\": 5}}'")
+
+
+def test_memory_limit_change_entry_and_a_deploymentconfig_undoes_with_oc():
+    dc = workload.Workload.__new__(workload.Workload)
+    dc.namespace, dc.name, dc.kind = "bruno", "agent-bruno", "DeploymentConfig"
+    dc.ref = "deploymentconfig bruno/agent-bruno"
+    result = {"changed": True, "before": {"container": "c", "limits": "1Gi", "requests": "256Mi"},
+              "after": {"container": "c", "limits": "1280Mi", "requests": "256Mi"}, "revision_before": "5",
+              "revision_after": "6"}
+    entry = memory_limits.change_of(dc, result)
+    assert entry["before"] == {"memory_limit": "1Gi", "memory_request": "256Mi"}
+    assert entry["after"]["memory_limit"] == "1280Mi"
+    assert entry["undo"] == ("oc -n bruno set resources deploymentconfig/agent-bruno -c c --limits=memory=1Gi "
+                             "--requests=memory=256Mi")
+    assert entry["note"].startswith("revision 5 -> 6; oc -n bruno rollout undo deploymentconfig/agent-bruno")
+
+
+def test_lock_change_entry():
+    params = {"state": "acquired", "namespace": "bruno", "name": "lock", "holder": "alice remediate.yml"}
+    result = {"lease": "bruno/lock", "changed": True, "before": lease_lock.lease_view(None),
+              "after": {"holder": "alice remediate.yml", "phase": "held"}}
+    entry = change_lock.with_change(params, result)["change"]
+    assert entry["action"] == "acquire_lock" and entry["after"] == {"holder": "alice remediate.yml", "phase": "held"}
+    assert entry["undo"] == ("bruno.ops.change_lock namespace=bruno name=lock holder='alice remediate.yml' "
+                             "state=released")
+    released = change_lock.with_change(dict(params, state="released"), dict(result, changed=False))["change"]
+    assert released["action"] == "release_lock" and released["undo"] == "nothing to undo"
