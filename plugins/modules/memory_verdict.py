@@ -9,9 +9,9 @@ module: memory_verdict
 short_description: Rank the runbook's causes of high memory from the gathered facts
 version_added: 0.1.0
 description:
-  - Takes the registered results of the gather modules and ranks the causes the runbook names. These are too
-    many sessions, connection-pool exhaustion, a memory leak, large conversation contexts and an undersized
-    limit. Each cause comes with a confidence, the evidence as numbers and the fix (which playbook, which
+  - Takes the registered results of the gather modules and ranks the causes the runbook names, such as too
+    many sessions, a memory leak or an undersized limit (C(docs/diagnosis.md) lists them all with their rules).
+    Each cause comes with a confidence, the evidence as numbers and the fix (which playbook, which
     parameters).
   - Says C(none) when memory is fine and C(unknown) rather than guess when evidence is missing or points two
     ways. A source that failed or was skipped lowers the confidence of the causes that need it.
@@ -29,18 +29,16 @@ options:
     type: dict
     required: true
   thresholds:
-    description: Overrides of the rule thresholds; see C(docs/diagnosis.md) for names and defaults.
+    description:
+      - Overrides of the rule thresholds, by name. Each cause declares its own thresholds with a default, the
+        allowed range and why (C(plugins/module_utils/decide/causes/)); C(docs/diagnosis.md) lists them all.
+      - An unknown name, a value that is not a number, or one outside its allowed range fails the task with an
+        C(invalid_input) error naming the threshold and the range. A number given as a string is read as one.
     type: dict
     default: {}
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Computes only.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Nothing is ever changed.
+extends_documentation_fragment:
+  - bruno.ops.attributes
+  - bruno.ops.attributes.info_module
 """
 
 EXAMPLES = r"""
@@ -83,13 +81,17 @@ verdict:
       returned: always
       sample: 88.4
     causes:
-      description: Every cause with C(confidence), C(score), C(evidence), C(missing_sources) and C(fix), best first.
+      description:
+        - Every cause with C(confidence), C(score), C(evidence), C(missing_sources), C(fix_id) and C(fix), best
+          first.
+        - C(fix_id) names the cause's entry in the fix catalogue; C(fix) is that entry, the cause's summary and
+          the playbooks with their extra vars.
       type: list
       elements: dict
       returned: always
       sample: [{"cause": "too_many_sessions", "confidence": 0.92, "score": 0.92,
                 "evidence": {"sessions": 300000, "sessions_without_ttl_pct": 40.0, "session_correlation": 0.95},
-                "missing_sources": [], "fix": {"summary": "Expire idle sessions now",
+                "missing_sources": [], "fix_id": "too_many_sessions", "fix": {"summary": "Expire idle sessions now",
                 "playbooks": [{"playbook": "playbooks/cleanup_sessions.yml", "extra_vars": {}}]}}]
     unavailable_sources:
       description: Sources that did not answer, with the reason.
@@ -113,31 +115,29 @@ sources:
   sample: {"kubernetes": true, "prometheus": true, "redis": true, "mongodb": true, "agent": true, "logs": true}
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.bruno.ops.plugins.module_utils.decide import verdict
+from ansible_collections.bruno.ops.plugins.module_utils import module_run
+from ansible_collections.bruno.ops.plugins.module_utils.change import fixes
+from ansible_collections.bruno.ops.plugins.module_utils.decide import causes, verdict
 from ansible_collections.bruno.ops.plugins.module_utils.facts import diagnosis_facts
 
+ARGUMENT_SPEC = dict(results=dict(type="dict", required=True), thresholds=dict(type="dict", default={}))
 
-def run(params):
-    unknown = sorted(set(params["thresholds"]) - set(verdict.DEFAULT_THRESHOLDS))
-    if unknown:
-        return None, "thresholds: unknown name(s) %s; known: %s" % (
-            ", ".join(unknown), ", ".join(sorted(verdict.DEFAULT_THRESHOLDS)))
+
+def with_fixes(decided):
+    """The verdict with each cause's fix joined in from the fix catalogue (decide/ names only the fix id)."""
+    for cause in decided["causes"]:
+        cause["fix"] = fixes.fix(cause["fix_id"], causes.BY_NAME[cause["cause"]].summary)
+    return decided
+
+
+def run(params, check_mode=False):
     facts, sources = diagnosis_facts.extract(params["results"])
-    return dict(changed=False, verdict=verdict.decide(facts, sources, params["thresholds"]), facts=facts,
-                sources=sources), None
+    decided = verdict.decide(facts, sources, params["thresholds"])
+    return dict(changed=False, verdict=with_fixes(decided), facts=facts, sources=sources)
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(results=dict(type="dict", required=True), thresholds=dict(type="dict", default={})),
-        supports_check_mode=True,
-    )
-    result, error = run(module.params)
-    if error:
-        module.fail_json(msg=error)
-    module.exit_json(**result)
+    module_run.main(ARGUMENT_SPEC, run)
 
 
 if __name__ == "__main__":

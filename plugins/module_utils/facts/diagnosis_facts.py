@@ -12,6 +12,26 @@ MIB = 2 ** 20
 
 SOURCES = ("kubernetes", "prometheus", "redis", "mongodb", "agent", "logs")
 
+# Every fact the verdict's causes read, with the source it comes from.
+FACTS = {
+    "limit_bytes": "kubernetes",  # the container memory limit
+    "usage_max_pct": "kubernetes",  # highest current usage as % of the limit (metrics.k8s.io)
+    "oom_kills": "kubernetes",  # OOMKilled terminations in the window
+    "restarts": "kubernetes",
+    "history_hours": "prometheus",  # how much working-set history there is
+    "growth_mib_per_hour": "prometheus",  # robust (Theil-Sen) slope of the working set, max over pods
+    "p95_pct": "prometheus",  # p95 of the working set over the window, % of the limit
+    "session_correlation": "prometheus",  # Pearson r of working set with bruno_active_sessions
+    "sessions": "redis",  # session keys (exact or estimated)
+    "sessions_without_ttl_pct": "redis",
+    "context_p95_messages": "redis",  # p95 of messages per session context
+    "session_mean_bytes": "redis",  # mean MEMORY USAGE of a session key
+    "redis_clients": "redis",  # connected_clients
+    "mongo_connections": "mongodb",  # serverStatus.connections.current; None when not reported
+    "pool_in_use_pct": "agent",  # the agent's own pool gauges, busiest pool
+    "log_memory_lines": "logs",
+}
+
 
 def source_state(result):
     """True when the result is usable, else a short reason."""
@@ -88,21 +108,29 @@ def _logs(result):
     return {"log_memory_lines": sum(entry.get("matched_lines") or 0 for entry in logs)}
 
 
+def _mongodb(result):
+    return {"mongo_connections": _get(result, "connections", "current")}
+
+
+# Each source's extractor, in the order they run: prometheus reads the limit kubernetes found.
+_EXTRACT = {
+    "kubernetes": lambda result, facts: _kubernetes(result),
+    "prometheus": lambda result, facts: _prometheus(result, facts["limit_bytes"]),
+    "redis": lambda result, facts: _redis(result),
+    "mongodb": lambda result, facts: _mongodb(result),
+    "agent": lambda result, facts: _agent(result),
+    "logs": lambda result, facts: _logs(result),
+}
+
+
 def extract(results):
     """(facts, sources) from {"kubernetes": pod_memory_info result, "prometheus": prometheus_query result,
-    "redis": redis_session_info, "mongodb": mongodb_info, "agent": metrics_scrape, "logs": pod_log_scan}."""
+    "redis": redis_session_info, "mongodb": mongodb_info, "agent": metrics_scrape, "logs": pod_log_scan}.
+
+    Every fact of FACTS is there; those of a source that is unavailable are None."""
     sources = {name: source_state(results.get(name)) for name in SOURCES}
-    facts = {}
-    kubernetes = _kubernetes(results["kubernetes"]) if sources["kubernetes"] is True else {}
-    facts.update(kubernetes or {"limit_bytes": None, "usage_max_pct": None, "oom_kills": None, "restarts": None})
-    if sources["prometheus"] is True:
-        facts.update(_prometheus(results["prometheus"], facts["limit_bytes"]))
-    else:
-        facts.update(history_hours=None, growth_mib_per_hour=None, p95_pct=None, session_correlation=None)
-    facts.update(_redis(results["redis"]) if sources["redis"] is True else dict.fromkeys(
-        ("sessions", "sessions_without_ttl_pct", "context_p95_messages", "session_mean_bytes", "redis_clients")))
-    facts["mongo_connections"] = (_get(results.get("mongodb"), "connections", "current")
-                                  if sources["mongodb"] is True else None)
-    facts.update(_agent(results["agent"]) if sources["agent"] is True else {"pool_in_use_pct": None})
-    facts.update(_logs(results["logs"]) if sources["logs"] is True else {"log_memory_lines": None})
+    facts = dict.fromkeys(FACTS)
+    for name in SOURCES:
+        if sources[name] is True:
+            facts.update(_EXTRACT[name](results[name], facts))
     return facts, sources

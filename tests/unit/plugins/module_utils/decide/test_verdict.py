@@ -2,6 +2,7 @@
 
 import pytest
 
+from ansible_collections.bruno.ops.plugins.module_utils.change.fixes import FIXES
 from ansible_collections.bruno.ops.plugins.module_utils.decide.verdict import decide
 
 ALL = {s: True for s in ("kubernetes", "prometheus", "redis", "mongodb", "agent", "logs")}
@@ -47,7 +48,7 @@ def test_each_scenario_ranks_its_cause_first(scenario):
     assert verdict["primary"] == EXPECTED[scenario]
     assert verdict["causes"][0]["cause"] == EXPECTED[scenario]
     assert verdict["causes"][0]["confidence"] >= 0.5
-    assert verdict["causes"][0]["fix"]["playbooks"]
+    assert FIXES[verdict["causes"][0]["fix_id"]]["playbooks"]
 
 
 def test_missing_source_lowers_confidence():

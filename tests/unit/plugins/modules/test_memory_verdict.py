@@ -1,0 +1,68 @@
+"""memory_verdict through its main(): the fix joined in from the catalogue, thresholds checked."""
+
+import json
+
+import pytest
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.bruno.ops.plugins.module_utils.change.fixes import FIXES
+from ansible_collections.bruno.ops.plugins.module_utils.decide import causes
+from ansible_collections.bruno.ops.plugins.modules import memory_verdict
+
+GIB = 2 ** 30
+# A session flood, as the gather modules register it.
+RESULTS = {
+    "kubernetes": {"summary": {"limits_bytes": [GIB], "max_usage_pct_of_limit": 88.0, "oom_kills": 0,
+                               "total_restarts": 0}},
+    "prometheus": {"aggregate": {"history_seconds": 6 * 3600, "growth_per_hour_max": 40 * 2 ** 20,
+                                 "p95_max": 0.8 * GIB, "correlation_r": 0.93}},
+    "redis": {"count": 300000, "ttl": {"without_ttl_pct": 40.0}, "context_length": {"p95": 12},
+              "memory": {"mean_bytes": 4000}, "server": {"connected_clients": 12}},
+    "mongodb": {"connections": {"current": None}},
+    "agent": {"families": {}},
+    "logs": {"logs": []},
+}
+
+
+def run_main(capsys, args):
+    with patch_module_args(args), pytest.raises(SystemExit) as exited:
+        memory_verdict.main()
+    return exited.value.code, json.loads(capsys.readouterr().out)
+
+
+def test_the_verdict_carries_each_cause_fix(capsys):
+    code, result = run_main(capsys, {"results": RESULTS})
+    assert code == 0 and result["changed"] is False
+    verdict = result["verdict"]
+    assert verdict["primary"] == "too_many_sessions"
+    assert verdict["headline"] == causes.BY_NAME["too_many_sessions"].summary
+    for cause in verdict["causes"]:
+        assert cause["fix_id"] == causes.BY_NAME[cause["cause"]].fix
+        assert cause["fix"] == {"summary": causes.BY_NAME[cause["cause"]].summary,
+                                "playbooks": FIXES[cause["fix_id"]]["playbooks"]}
+    assert verdict["causes"][0]["fix"]["summary"] == verdict["headline"]
+    assert result["sources"]["kubernetes"] is True and result["facts"]["sessions"] == 300000
+
+
+def test_the_join_leaves_the_catalogue_alone(capsys):
+    _, result = run_main(capsys, {"results": RESULTS})
+    result["verdict"]["causes"][0]["fix"]["playbooks"].clear()
+    assert all(entry["playbooks"] for entry in FIXES.values())
+
+
+@pytest.mark.parametrize(("thresholds", "message", "details"), [
+    ({"sessions_mny": 1}, "thresholds: unknown name(s) sessions_mny; known: ", {"unknown": ["sessions_mny"]}),
+    ({"sessions_many": 0}, "thresholds.sessions_many: 0 is outside the allowed range 1 to 1000000000 (default 50000)",
+     {"threshold": "sessions_many", "minimum": 1, "maximum": 10 ** 9}),
+])
+def test_a_wrong_threshold_fails_with_one_clear_error(capsys, thresholds, message, details):
+    code, result = run_main(capsys, {"results": RESULTS, "thresholds": thresholds})
+    assert code == 1
+    assert result["msg"].startswith(message)
+    assert result["error"] == dict(kind="invalid_input", message=result["msg"], **details)
+
+
+def test_thresholds_in_bounds_change_the_verdict(capsys):
+    _, result = run_main(capsys, {"results": RESULTS, "thresholds": {"sessions_many": "1000000"}})
+    assert result["verdict"]["thresholds"]["sessions_many"] == 1000000.0
+    assert result["verdict"]["primary"] == "unknown"  # 300k sessions are no longer many
