@@ -23,7 +23,11 @@ description:
 author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
+  - bruno.ops.attributes
+  - bruno.ops.attributes.change_module
   - bruno.ops.redis
+  - bruno.ops.session_scope
+  - bruno.ops.session_lock
 options:
   policies:
     description:
@@ -47,71 +51,9 @@ options:
     type: str
     choices: [list, hash, string, set, zset, stream]
     default: list
-  prefix:
-    description: Key prefix of the sessions. Every key the run looks at starts with it.
-    type: str
-    default: "bruno:session:"
-  pattern:
-    description:
-      - C(SCAN MATCH) glob. Defaults to O(prefix) followed by C(*). Its literal start must begin with O(prefix).
-    type: str
-  allow_broad_pattern:
-    description: Allow a pattern without a literal prefix (or an empty O(prefix)), which may match every key.
-    type: bool
-    default: false
-  batch_size:
-    description: C(SCAN COUNT) hint, and so roughly the keys one Lua call handles (1 to 10000).
-    type: int
-    default: 1000
-  ops_per_second:
-    description: At most this many keys per second. Unlimited when not set.
-    type: float
-  max_duration:
-    description: Stop after this many seconds and return RV(cursor). Unlimited when not set.
-    type: float
-  cursor:
-    description:
-      - Where to resume, as RV(cursor) returned by an earlier run. C(0) starts from the beginning.
-      - A cursor from a Redis process that has restarted since is not valid there; the scan then starts over.
-    type: str
-    default: "0"
-  sample_size:
-    description: How many example keys to return for each kind of change.
-    type: int
-    default: 10
-  lock:
-    description:
-      - Take a lock with an expiry in Redis (C(SET NX PX)) for the run, so two runs never overlap. A run
-        whose lock is held by another owner fails without changing anything.
-      - Not taken in check mode.
-    type: dict
-    suboptions:
-      key:
-        description: Key of the lock. Keep it outside O(prefix).
-        type: str
-        required: true
-      owner:
-        description:
-          - Identifies the run. Tasks of one playbook run that share an owner share the lock. Random when not set.
-        type: str
-      ttl:
-        description: Seconds after which a lock left behind by a killed run expires. Refreshed during the run.
-        type: int
-        default: 3600
-      release:
-        description: Release the lock when the task ends. It is always released when the task fails.
-        type: bool
-        default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: The same Lua script runs with changes switched off and only commands that leave idle times alone.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-    details: RV(diff) holds before/after counts and example keys.
 notes:
+  - In check mode the same Lua script runs with changes switched off, using only commands that leave idle
+    times alone. RV(diff) holds before/after counts and example keys.
   - Redis Cluster is not supported; use a standalone Redis (or a primary).
   - Setting or lowering a TTL counts as an access in Redis, so it restarts the key's idle time. Keys that
     are idle longer than O(policies.max_idle) are deleted before the TTL policies are looked at.
@@ -261,57 +203,53 @@ lock:
   returned: when O(lock) is set
   type: dict
   sample: {"key": "bruno:ops:lock:cleanup", "owner": "run-42", "held": false, "released": true}
+change:
+  description:
+    - This run's entry for the change record, built by the module (roles append it as it is). C(before) and
+      C(after) are the counts of RV(diff) without the example keys; C(undo) says in words how to reverse it.
+    - In check mode, the predicted change (C(note) says so).
+  returned: success
+  type: dict
+  sample:
+    action: "session_cleanup"
+    target: "redis://redis-master:6379/0 bruno:session:*"
+    changed: true
+    before: {"sessions": 10, "without_ttl": 3}
+    after: {"sessions": 10, "without_ttl": 0}
+    undo: "deleted sessions cannot be brought back (UNLINK); ..."
+    note: ""
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.bruno.ops.plugins.module_utils import errors
-from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import (
-    REDIS_CONNECTION_SPEC,
-    RedisClient,
-    redis_option,
-)
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
+from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import REDIS_CONNECTION_SPEC, redis_option
+from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_keyspace import standalone
 from ansible_collections.bruno.ops.plugins.module_utils.sessions import cleanup as session_cleanup
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import cursor, lock, scope
+
+ARGUMENT_SPEC = dict(
+    redis=redis_option(),
+    policies=dict(type="dict", required=True, options=session_cleanup.POLICY_SPEC),
+    session_type=dict(type="str", choices=list(scope.SESSION_TYPES), default="list"),
+    lock=lock.lock_option(),
+    **scope.scope_options(),
+)
 
 
-def argument_spec():
-    spec = dict(
-        redis=redis_option(),
-        policies=dict(type="dict", required=True, options=session_cleanup.POLICY_SPEC),
-        session_type=dict(type="str", choices=list(session_cleanup.SESSION_TYPES), default="list"),
-        lock=dict(type="dict", options=session_cleanup.LOCK_SPEC),
-    )
-    spec.update(session_cleanup.SCOPE_SPEC)
-    return spec
-
-
-def run(params, check_mode):
-    """Validate, connect, clean up; returns the result dict or raises BrunoOpsError."""
-    session_cleanup.resolve_scope(params["prefix"], params["pattern"], params["allow_broad_pattern"])
+def run(params, check_mode, module=None):
+    """Validate, connect, clean up; the result dict (a failed one, with the cursor, when stopped mid-run)."""
+    scope.resolve_scope(params["prefix"], params["pattern"], params["allow_broad_pattern"])
     session_cleanup.validate_policies(params["policies"])
-    session_cleanup.validate_run_options(params)
-    client = RedisClient(session_cleanup.connection_params(params["redis"], REDIS_CONNECTION_SPEC))
-    try:
-        return session_cleanup.run_cleanup(client, params, check_mode)
-    finally:
-        client.close()
+    cursor.validate_run_options(params)
+    with standalone(scope.connection_params(params["redis"], REDIS_CONNECTION_SPEC)) as keyspace:
+        try:
+            result = session_cleanup.run_cleanup(keyspace, params, check_mode)
+        except errors.BrunoOpsError as exc:
+            return cursor.resumable_failure(exc)
+    return cursor.diff_when_asked(result, module)
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run(module.params, module.check_mode)
-    except errors.BrunoOpsError as exc:
-        module.fail_json(msg=exc.message, error_kind=exc.kind, **_without_address(exc.details))
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
-
-
-def _without_address(details):
-    return {key: value for key, value in details.items() if key not in ("address", "exception")}
+    module_run.main(ARGUMENT_SPEC, run, with_module=True)
 
 
 if __name__ == "__main__":

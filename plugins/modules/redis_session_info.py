@@ -27,6 +27,8 @@ description:
 author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
+  - bruno.ops.attributes
+  - bruno.ops.attributes.info_module
   - bruno.ops.redis
 options:
   redis:
@@ -42,7 +44,7 @@ options:
   session_type:
     description: Redis type sessions are stored as; keys of other types are counted in RV(other_types).
     type: str
-    choices: [list, string, hash, zset, set, stream]
+    choices: [list, hash, string, set, zset, stream]
     default: list
   scan_count:
     description: C(COUNT) hint of each C(SCAN) call, keys examined per round trip.
@@ -79,15 +81,6 @@ options:
         of the sampled keys, after this run has read it. Set to C(false) to leave idle times untouched.
     type: bool
     default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-    details: Nothing is ever changed.
 notes:
   - The largest keys are found over every matching key when the scan was complete and time allows
     (RV(largest_scope) is C(all)), else over the sample (C(sample)).
@@ -268,54 +261,44 @@ not_reported:
   sample: []
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.bruno.ops.plugins.module_utils import errors
-from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import RedisClient, redis_option
+from ansible_collections.bruno.ops.plugins.module_utils import module_run
+from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import redis_option
+from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_keyspace import standalone
 from ansible_collections.bruno.ops.plugins.module_utils.sessions import census as session_census
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import scope
 
 DEFAULT_PATTERN = "bruno:session:*"
 
-
-def argument_spec():
-    return dict(
-        redis=redis_option(required=True),
-        pattern=dict(type="str"),
-        prefix=dict(type="str"),
-        session_type=dict(type="str", choices=["list", "string", "hash", "zset", "set", "stream"], default="list"),
-        scan_count=dict(type="int", default=1000),
-        max_scan_seconds=dict(type="float", default=10.0),
-        exact_count_limit=dict(type="int", default=200000),
-        estimate_samples=dict(type="int", default=2000),
-        sample_size=dict(type="int", default=1000),
-        largest=dict(type="int", default=10),
-        context_lengths=dict(type="bool", default=True),
-    )
+ARGUMENT_SPEC = dict(
+    redis=redis_option(required=True),
+    pattern=dict(type="str"),
+    prefix=dict(type="str"),
+    session_type=dict(type="str", choices=list(scope.SESSION_TYPES), default="list"),
+    scan_count=dict(type="int", default=1000),
+    max_scan_seconds=dict(type="float", default=10.0),
+    exact_count_limit=dict(type="int", default=200000),
+    estimate_samples=dict(type="int", default=2000),
+    sample_size=dict(type="int", default=1000),
+    largest=dict(type="int", default=10),
+    context_lengths=dict(type="bool", default=True),
+)
 
 
-def run(params):
+def run(params, check_mode=False):
     options = dict(params)
     if params["prefix"] is not None:
-        options["pattern"] = session_census.escape_glob(params["prefix"]) + "*"
+        options["pattern"] = scope.escape_glob(params["prefix"]) + "*"
     elif not params["pattern"]:
         options["pattern"] = DEFAULT_PATTERN
     session_census.validate(options)
-    client = RedisClient(params["redis"])
-    try:
-        result = session_census.Census(client, options).run()
-    finally:
-        client.close()
+    with standalone(params["redis"]) as keyspace:
+        result = session_census.Census(keyspace, options).run()
     result["changed"] = False
     return result
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
-                           mutually_exclusive=[("pattern", "prefix")])
-    try:
-        module.exit_json(**run(module.params))
-    except errors.BrunoOpsError as exc:
-        module.fail_json(msg=exc.message, error=exc.to_dict())
+    module_run.main(ARGUMENT_SPEC, run, mutually_exclusive=[("pattern", "prefix")])
 
 
 if __name__ == "__main__":

@@ -24,7 +24,11 @@ description:
 author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
+  - bruno.ops.attributes
+  - bruno.ops.attributes.change_module
   - bruno.ops.redis
+  - bruno.ops.session_scope
+  - bruno.ops.session_lock
   - bruno.ops.mongodb
 options:
   keep_messages:
@@ -53,71 +57,9 @@ options:
       - Not written in check mode, nor by a run that was resumed from a cursor or did not complete.
     type: str
     default: "bruno:ops:session_archive:state"
-  prefix:
-    description: Key prefix of the sessions. The session id is the key without it.
-    type: str
-    default: "bruno:session:"
-  pattern:
-    description:
-      - C(SCAN MATCH) glob. Defaults to O(prefix) followed by C(*). Its literal start must begin with O(prefix).
-    type: str
-  allow_broad_pattern:
-    description: Allow a pattern without a literal prefix (or an empty O(prefix)), which may match every key.
-    type: bool
-    default: false
-  batch_size:
-    description: C(SCAN COUNT) hint, so roughly the sessions looked at per step (1 to 10000).
-    type: int
-    default: 1000
-  ops_per_second:
-    description: At most this many session keys looked at per second. Unlimited when not set.
-    type: float
-  max_duration:
-    description: Stop after this many seconds and return RV(cursor). Unlimited when not set.
-    type: float
-  cursor:
-    description:
-      - Where to resume, as RV(cursor) returned by an earlier run. C(0) starts from the beginning.
-      - A cursor from a Redis process that has restarted since is not valid there; the scan then starts over.
-    type: str
-    default: "0"
-  sample_size:
-    description: How many example keys to return per category.
-    type: int
-    default: 10
-  lock:
-    description:
-      - Take a lock with an expiry in Redis (C(SET NX PX)) for the run, so two runs never overlap. A run
-        whose lock is held by another owner fails without changing anything.
-      - Not taken in check mode.
-    type: dict
-    suboptions:
-      key:
-        description: Key of the lock. Keep it outside O(prefix).
-        type: str
-        required: true
-      owner:
-        description:
-          - Identifies the run. Tasks of one playbook run that share an owner share the lock. Random when not set.
-        type: str
-      ttl:
-        description: Seconds after which a lock left behind by a killed run expires. Refreshed during the run.
-        type: int
-        default: 3600
-      release:
-        description: Release the lock when the task ends. It is always released when the task fails.
-        type: bool
-        default: true
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Reads the list lengths only; nothing is written to Redis or MongoDB.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: full
-    details: RV(diff) holds before/after counts and example session keys.
 notes:
+  - In check mode only the list lengths are read; nothing is written to Redis or MongoDB. RV(diff) holds
+    before/after counts and example session keys.
   - Reading a session's length counts as an access in Redis before 7.2, which restarts its idle time. On
     Redis 7.2 and later the module turns that off (C(CLIENT NO-TOUCH)). Before, it reads only the sessions
     used since its last complete run (O(state_key)) and none idle longer than O(skip_idle_longer_than), so
@@ -302,68 +244,65 @@ lock:
   returned: when O(lock) is set
   type: dict
   sample: {"key": "bruno:ops:lock:cleanup", "owner": "run-42", "held": false, "released": true}
+change:
+  description:
+    - This run's entry for the change record, built by the module (roles append it as it is). C(before) and
+      C(after) are the counts of RV(diff) without the example keys; C(undo) says in words how to reverse it.
+    - In check mode, the predicted change (C(note) says so).
+  returned: success
+  type: dict
+  sample:
+    action: "session_archive"
+    target: "redis://redis-master:6379/0 bruno:session:*"
+    changed: true
+    before: {"sessions_over_limit": 2, "messages_over_limit": 30}
+    after: {"sessions_over_limit": 0, "messages_over_limit": 0}
+    undo: "the archived messages are in mongodb bruno.conversations ..."
+    note: ""
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
-from ansible_collections.bruno.ops.plugins.module_utils import errors
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.clients.mongo_client import (
     MONGODB_CONNECTION_SPEC,
     MongoClient,
     mongodb_option,
 )
-from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import (
-    REDIS_CONNECTION_SPEC,
-    RedisClient,
-    redis_option,
-)
+from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import REDIS_CONNECTION_SPEC, redis_option
+from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_keyspace import standalone
 from ansible_collections.bruno.ops.plugins.module_utils.sessions import archive as session_archive
-from ansible_collections.bruno.ops.plugins.module_utils.sessions import cleanup as session_cleanup
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import cursor, lock, scope
+
+ARGUMENT_SPEC = dict(
+    redis=redis_option(),
+    mongodb=mongodb_option(),
+    keep_messages=dict(type="int", default=20),
+    collection=dict(type="str", default="conversations"),
+    chunk_size=dict(type="int", default=500),
+    skip_idle_longer_than=dict(type="int"),
+    state_key=dict(type="str", default="bruno:ops:session_archive:state", no_log=False),
+    lock=lock.lock_option(),
+    **scope.scope_options(),
+)
 
 
-def argument_spec():
-    spec = dict(
-        redis=redis_option(),
-        mongodb=mongodb_option(),
-        keep_messages=dict(type="int", default=20),
-        collection=dict(type="str", default="conversations"),
-        chunk_size=dict(type="int", default=500),
-        skip_idle_longer_than=dict(type="int"),
-        state_key=dict(type="str", default="bruno:ops:session_archive:state", no_log=False),
-        lock=dict(type="dict", options=session_cleanup.LOCK_SPEC),
-    )
-    spec.update(session_cleanup.SCOPE_SPEC)
-    return spec
-
-
-def run(params, check_mode):
-    """Validate, connect, archive; returns the result dict or raises BrunoOpsError."""
-    session_cleanup.resolve_scope(params["prefix"], params["pattern"], params["allow_broad_pattern"])
-    session_cleanup.validate_run_options(params)
+def run(params, check_mode, module=None):
+    """Validate, connect, archive; the result dict (a failed one, with the cursor, when stopped mid-run)."""
+    scope.resolve_scope(params["prefix"], params["pattern"], params["allow_broad_pattern"])
+    cursor.validate_run_options(params)
     session_archive.validate_archive_options(params)
-    rclient = RedisClient(session_cleanup.connection_params(params["redis"], REDIS_CONNECTION_SPEC))
-    try:
-        mclient = MongoClient(session_cleanup.connection_params(params["mongodb"], MONGODB_CONNECTION_SPEC))
+    with standalone(scope.connection_params(params["redis"], REDIS_CONNECTION_SPEC)) as keyspace:
+        mclient = MongoClient(scope.connection_params(params["mongodb"], MONGODB_CONNECTION_SPEC))
         try:
-            return session_archive.run_archive(rclient, mclient, params, check_mode)
+            result = session_archive.run_archive(keyspace, mclient, params, check_mode)
+        except errors.BrunoOpsError as exc:
+            return cursor.resumable_failure(exc)
         finally:
             mclient.close()
-    finally:
-        rclient.close()
+    return cursor.diff_when_asked(result, module)
 
 
 def main():
-    module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True)
-    try:
-        result = run(module.params, module.check_mode)
-    except errors.BrunoOpsError as exc:
-        details = {key: value for key, value in exc.details.items() if key not in ("address", "exception")}
-        module.fail_json(msg=exc.message, error_kind=exc.kind, **details)
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    if not module._diff:
-        result.pop("diff")
-    module.exit_json(**result)
+    module_run.main(ARGUMENT_SPEC, run, with_module=True)
 
 
 if __name__ == "__main__":

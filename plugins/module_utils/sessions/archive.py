@@ -9,7 +9,8 @@ so they never conflict with the trim; anything else that changed the head makes 
 (`conflicts`), and the next run archives again, idempotently. A crash between the write and the trim leaves
 messages in both places; the rerun finds them already archived (same `_id`) and trims them.
 
-The parsing, document and digest helpers are pure; `run_archive()` does the I/O through the client layers.
+The parsing, document and digest helpers are pure; `run_archive()` does the I/O through the Redis keyspace
+(plugins/module_utils/clients/redis_keyspace.py) and the MongoDB client layer.
 """
 
 from __future__ import annotations
@@ -20,15 +21,14 @@ import json
 import time
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
-from ansible_collections.bruno.ops.plugins.module_utils.sessions.cleanup import (
-    Samples,
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import scope
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.cursor import (
     ScanLoop,
     failure_with_cursor,
-    key_text,
-    resolve_scope,
-    run_with_lock,
     validate_run_options,
 )
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.lock import run_with_lock
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.scope import Samples, key_text
 
 try:
     from pymongo.errors import BulkWriteError
@@ -160,8 +160,8 @@ def archive_diff(counts, samples, check_mode):
 # ---- I/O ------------------------------------------------------------------------------------------------------
 
 class Archiver:
-    def __init__(self, rclient, mclient, params, check_mode):
-        self.r = rclient
+    def __init__(self, keyspace, mclient, params, check_mode):
+        self.r = keyspace
         self.m = mclient
         self.keep = params["keep_messages"]
         self.chunk = params["chunk_size"]
@@ -173,7 +173,7 @@ class Archiver:
         self.samples = Samples(params["sample_size"])
         self.skipped_types = {}
         self.warnings = []
-        self.trim = rclient.raw.register_script(TRIM_LUA)
+        self.trim = keyspace.script(TRIM_LUA)
         with mclient.translate("open collection %s" % params["collection"]):
             database = mclient.database
             concern = database.write_concern
@@ -186,12 +186,8 @@ class Archiver:
         # Plain reads, not a script: they go on under CLIENT PAUSE WRITE and on any Redis version. Round one
         # uses only commands that leave access times alone (TYPE, OBJECT IDLETIME); only the sessions that can
         # have grown get LLEN (which, before Redis 7.2, counts as an access).
-        with self.r.translate("read the type and idle time of %d sessions" % len(keys)):
-            pipe = self.r.raw.pipeline(transaction=False)
-            for key in keys:
-                pipe.type(key)
-                pipe.object("idletime", key)
-            replies = pipe.execute(raise_on_error=False)
+        replies = self.r.read_keys(keys, ("TYPE", "IDLETIME"),
+                                   action="read the type and idle time of %d sessions" % len(keys))
         self.counts["scanned"] += len(keys)
         candidates = self.worth_reading(keys, replies)
         if not candidates:
@@ -215,8 +211,7 @@ class Archiver:
     def worth_reading(self, keys, replies):
         """The list keys that may hold more than keep_messages, from their TYPE and OBJECT IDLETIME."""
         candidates = []
-        for key, type_name, idle in zip(keys, replies[0::2], replies[1::2], strict=True):
-            name = key_text(type_name)
+        for key, (name, idle) in zip(keys, replies, strict=True):
             if name == "none":
                 self.counts["vanished"] += 1
             elif name != "list":
@@ -233,11 +228,8 @@ class Archiver:
 
     def over_limit(self, candidates):
         """LLEN of each candidate; returns a deque of [key, session id, messages over the limit]."""
-        with self.r.translate("read the length of %d sessions" % len(candidates)):
-            pipe = self.r.raw.pipeline(transaction=False)
-            for key in candidates:
-                pipe.llen(key)
-            lengths = pipe.execute(raise_on_error=False)
+        lengths = self.r.pipeline([("LLEN", key) for key in candidates],
+                                  action="read the length of %d sessions" % len(candidates))
         pending = collections.deque()
         for key, length in zip(candidates, lengths, strict=True):
             if isinstance(length, Exception):
@@ -251,11 +243,8 @@ class Archiver:
 
     def move(self, group):
         """Archive, then trim, one chunk of each session of the group; returns [(key, sid, excess, moved)]."""
-        with self.r.translate("read the oldest messages of %d sessions" % len(group)):
-            pipe = self.r.raw.pipeline(transaction=False)
-            for key, _sid, _excess, take in group:
-                pipe.lrange(key, 0, take - 1)
-            replies = pipe.execute(raise_on_error=False)
+        replies = self.r.pipeline([("LRANGE", key, 0, take - 1) for key, _sid, _excess, take in group],
+                                  action="read the oldest messages of %d sessions" % len(group))
         outcomes = []
         ready = []
         docs = []
@@ -282,11 +271,9 @@ class Archiver:
         outcomes.extend((key, sid, excess, 0) for key, sid, excess, _take, _digest in ready if sid in collided)
         if not trimmed:
             return outcomes
-        with self.r.translate("trim archived messages from %d sessions" % len(trimmed)):
-            pipe = self.r.raw.pipeline(transaction=False)
-            for key, _sid, _excess, take, items_digest in trimmed:
-                self.trim(keys=[key], args=[take, items_digest], client=pipe)
-            results = pipe.execute(raise_on_error=False)
+        results = self.r.run_script_each(
+            self.trim, [(key, [take, items_digest]) for key, _sid, _excess, take, items_digest in trimmed],
+            action="trim archived messages from %d sessions" % len(trimmed))
         for (key, sid, excess, take, _digest), result in zip(trimmed, results, strict=True):
             if isinstance(result, Exception) or result != take:
                 self.conflict(key)  # the head changed since it was read: archived, not trimmed; next run trims
@@ -347,13 +334,12 @@ class Archiver:
         return collided
 
 
-def try_no_touch(rclient):
+def try_no_touch(keyspace):
     """Redis 7.2+: CLIENT NO-TOUCH keeps our reads from restarting the sessions' idle clocks."""
     try:
-        rclient.raw.execute_command("CLIENT", "NO-TOUCH", "ON")
-    except Exception:  # older server or not allowed: reads count as accesses there (docs/sessions.md)
+        return keyspace.no_touch()
+    except errors.BrunoOpsError:  # not allowed: reads count as accesses there (docs/sessions.md)
         return False
-    return True
 
 
 def validate_archive_options(params):
@@ -366,16 +352,14 @@ def validate_archive_options(params):
     if params.get("skip_idle_longer_than") is not None and params["skip_idle_longer_than"] <= 0:
         raise errors.BrunoOpsError("skip_idle_longer_than must be a positive number of seconds (omit it to read "
                                    "idle sessions too)", kind=errors.INVALID)
-    if params.get("state_key") and params["prefix"] and params["state_key"].startswith(params["prefix"]):
-        raise errors.BrunoOpsError("state_key %r must not start with the sessions' prefix %r"
-                                   % (params["state_key"], params["prefix"]), kind=errors.INVALID)
+    scope.outside_prefix("state_key", params.get("state_key"), params["prefix"])
     if not params["collection"] or "$" in params["collection"]:
         raise errors.BrunoOpsError("collection must be a MongoDB collection name (got %r)" % params["collection"],
                                    kind=errors.INVALID)
 
 
-def run_archive(rclient, mclient, params, check_mode, *, clock=time.monotonic, sleep=time.sleep):
-    pattern = resolve_scope(params["prefix"], params["pattern"], params["allow_broad_pattern"])
+def run_archive(keyspace, mclient, params, check_mode, *, clock=time.monotonic, sleep=time.sleep):
+    pattern = scope.resolve_scope(params["prefix"], params["pattern"], params["allow_broad_pattern"])
     validate_run_options(params)
     validate_archive_options(params)
     started = clock()
@@ -383,16 +367,15 @@ def run_archive(rclient, mclient, params, check_mode, *, clock=time.monotonic, s
         mclient.raw.admin.command("ping")  # fail before anything is read when MongoDB is down
 
     def body(lock):
-        loop = ScanLoop(rclient, pattern, params, clock=clock, sleep=sleep)
-        no_touch = try_no_touch(rclient)
-        archiver = Archiver(rclient, mclient, params, check_mode)
+        loop = ScanLoop(keyspace, pattern, params, clock=clock, sleep=sleep)
+        no_touch = try_no_touch(keyspace)
+        archiver = Archiver(keyspace, mclient, params, check_mode)
         state_key = params.get("state_key")
-        with rclient.translate("read the archive state %s" % (state_key or "")):
-            seconds, micros = rclient.raw.time()
-            now_ms = seconds * 1000 + micros // 1000
-            if state_key:
-                archiver.unchanged_after = unchanged_after(rclient.raw.get(state_key), now_ms, params, pattern,
-                                                           archiver.target)
+        now_ms = keyspace.time_ms()
+        if state_key:
+            archiver.unchanged_after = unchanged_after(
+                keyspace.get(state_key, action="read the archive state %s" % state_key), now_ms, params, pattern,
+                archiver.target)
         try:
             for keys in loop.batches():
                 archiver.batch(keys)
@@ -400,27 +383,24 @@ def run_archive(rclient, mclient, params, check_mode, *, clock=time.monotonic, s
                     lock.refresh()
             loop.finish()
             if state_key and loop.complete and loop.full_pass and not check_mode:
-                with rclient.translate("record the archive state %s" % state_key):
-                    rclient.raw.set(state_key, state_record(now_ms, params, pattern, archiver.target))
+                keyspace.set(state_key, state_record(now_ms, params, pattern, archiver.target),
+                             action="record the archive state %s" % state_key)
         except errors.BrunoOpsError as exc:
             counts = dict(archiver.counts)
             raise failure_with_cursor(exc, loop, counts, "session archive",
                                       "Messages are trimmed only after MongoDB acknowledged them, so none is "
                                       "lost") from None
         result = dict(archiver.counts)
+        result.update(loop.report())
         result.update(
             skipped_types=archiver.skipped_types,
             pattern=pattern,
             collection=archiver.target,
             keep_messages=params["keep_messages"],
             duration=round(clock() - started, 3),
-            cursor=loop.token(),
-            complete=loop.complete,
-            stopped_by=loop.stopped_by,
-            restarted_scan=loop.restarted,
             no_touch=no_touch,
             incremental=archiver.unchanged_after is not None,
-            samples={name: archiver.samples.get(name) for name in ("archived", "conflicts", "invalid", "skipped")},
+            samples=archiver.samples.report(("archived", "conflicts", "invalid", "skipped")),
             diff=archive_diff(archiver.counts, archiver.samples, check_mode),
             warnings=loop.warnings + archiver.warnings,
         )
@@ -429,6 +409,10 @@ def run_archive(rclient, mclient, params, check_mode, *, clock=time.monotonic, s
                 archiver.counts["skipped"], pattern, ", ".join(sorted(archiver.skipped_types))))
         return result
 
-    result = run_with_lock(rclient, params.get("lock"), check_mode, body)
+    result = run_with_lock(keyspace, params.get("lock"), check_mode, body)
     result["changed"] = bool(result["moved"] or result["inserted"])
+    undo = ("the archived messages are in mongodb %s (documents with session_id and seq); to restore a session, LPUSH "
+            "its archived messages back onto the list, newest first" % result["collection"])
+    result["change"] = scope.session_change("session_archive", keyspace.address, pattern, result["diff"],
+                                            changed=result["changed"], undo=undo, check_mode=check_mode)
     return result

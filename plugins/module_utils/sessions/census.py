@@ -6,7 +6,7 @@ How many keys match the pattern (exact by SCAN, or estimated from RANDOMKEY samp
 when the database is too large or the scan runs out of time), and, from a random sample of them, the TTL
 and idle-time histograms, MEMORY USAGE and list length distributions and the largest keys. Never KEYS;
 every per-key read is pipelined. The top part is pure (histograms, estimates, glob matching) and unit
-tested; Census does the reads through a RedisClient.
+tested; Census does the reads through a Keyspace (plugins/module_utils/clients/redis_keyspace.py).
 """
 
 from __future__ import annotations
@@ -18,22 +18,17 @@ import re
 import time
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
-from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import redis_exc
 from ansible_collections.bruno.ops.plugins.module_utils.facts import series_stats
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.scope import key_text
 
 # Upper bounds of the histogram buckets, in seconds; the last bucket of each is "at or above the last bound".
 TTL_BUCKETS = (("lt_1h", 3600), ("lt_24h", 86400))
 IDLE_BUCKETS = (("lt_1m", 60), ("lt_10m", 600), ("lt_1h", 3600), ("lt_24h", 86400))
-PIPELINE_BATCH = 500
+MEASURE_BATCH = 500  # keys measured between two looks at the clock
 Z95 = 1.959964
 
 
 # ---- pure helpers -----------------------------------------------------------------------------------
-
-def escape_glob(text):
-    """A literal prefix as a Redis glob (its * ? [ ] \\ escaped)."""
-    return re.sub(r"([*?\[\]\\])", r"\\\1", text)
-
 
 def glob_to_regex(pattern):
     """A compiled regex (on latin-1 text) that matches exactly the keys the Redis glob matches.
@@ -149,35 +144,19 @@ def distribution(values):
     }
 
 
-def key_text(key):
-    return key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else str(key)
-
-
 # ---- reads --------------------------------------------------------------------------------------------
 
 class Census:
-    """One census run over `client` (a RedisClient). `options` is the module's parameters."""
+    """One census run over `keyspace` (a Keyspace). `options` is the module's parameters."""
 
-    def __init__(self, client, options, clock=time.monotonic, rng=None):
-        self.client = client
-        self.raw = client.raw
+    def __init__(self, keyspace, options, clock=time.monotonic, rng=None):
+        self.keyspace = keyspace
         self.o = options
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - picks a sample, guards nothing
         self.regex = glob_to_regex(options["pattern"].encode("utf-8").decode("latin-1"))
         self.notes = []
         self.not_reported = []
-
-    def _pipeline(self, action, fill, items, raise_on_error=True):
-        """Run fill(pipe, item) for each item in batches; one flat list of replies."""
-        replies = []
-        with self.client.translate(action):
-            for offset in range(0, len(items), PIPELINE_BATCH):
-                pipe = self.raw.pipeline(transaction=False)
-                for item in items[offset:offset + PIPELINE_BATCH]:
-                    fill(pipe, item)
-                replies.extend(pipe.execute(raise_on_error=raise_on_error))
-        return replies
 
     def run(self):
         started = self.clock()
@@ -239,15 +218,11 @@ class Census:
     # -- server --------------------------------------------------------------------------------------
 
     def server_facts(self):
-        with self.client.translate("read INFO and DBSIZE"):
-            pipe = self.raw.pipeline(transaction=False)
-            for section in ("server", "clients", "memory", "stats", "keyspace"):
-                pipe.info(section)
-            pipe.dbsize()
-            srv, clients, memory, stats, keyspace, dbsize = pipe.execute()
+        infos, dbsize = self.keyspace.info("server", "clients", "memory", "stats", "keyspace")
+        srv, clients, memory, stats, keyspace = infos
         maxmemory = memory.get("maxmemory")
         used = memory.get("used_memory")
-        db = keyspace.get("db%d" % self._db_index()) or {}
+        db = keyspace.get("db%d" % self.keyspace.db_index()) or {}
         facts = {
             "version": srv.get("redis_version"),
             "connected_clients": clients.get("connected_clients"),
@@ -268,47 +243,39 @@ class Census:
                 self.not_reported.append("server.%s" % name)
         return facts, int(dbsize)
 
-    def _db_index(self):
-        pool = getattr(self.raw, "connection_pool", None)
-        return int((getattr(pool, "connection_kwargs", None) or {}).get("db") or 0)
-
     def _no_touch(self, version):
         """Ask Redis (7.2+) not to count this connection's reads as accesses, so LLEN keeps idle times."""
-        with self.client.translate("set CLIENT NO-TOUCH"):
-            try:
-                self.raw.execute_command("CLIENT", "NO-TOUCH", "ON")
-            except redis_exc.ResponseError:
-                self.notes.append("CLIENT NO-TOUCH refused by Redis %s (it needs 7.2+): LLEN refreshes the idle time "
-                                  "of the sampled list keys, after this run read it" % version)
+        if not self.keyspace.no_touch():
+            self.notes.append("CLIENT NO-TOUCH refused by Redis %s (it needs 7.2+): LLEN refreshes the idle time "
+                              "of the sampled list keys, after this run read it" % version)
 
     # -- counting ------------------------------------------------------------------------------------
 
     def scan(self, deadline, stop_at):
         """SCAN MATCH until the cursor returns to 0, the deadline passes, or `stop_at` keys are seen."""
-        seen, cursor, calls = set(), 0, 0
+        space, pattern = self.keyspace, self.o["pattern"]
+        seen, cursor, calls = set(), space.START, 0
         stopped_by = None
         started = self.clock()
-        with self.client.translate("SCAN %s" % self.o["pattern"]):
-            while True:
-                cursor, keys = self.raw.scan(cursor, match=self.o["pattern"], count=self.o["scan_count"])
-                calls += 1
-                seen.update(keys)
-                if int(cursor) == 0:
-                    break
-                if stop_at is not None and len(seen) >= stop_at:
-                    stopped_by = "enough_for_sample"
-                    break
-                if self.clock() >= deadline:
-                    stopped_by = "max_scan_seconds"
-                    break
-        return seen, {"calls": calls, "keys_seen": len(seen), "complete": int(cursor) == 0,
+        while True:
+            cursor, keys = space.scan(cursor, pattern, self.o["scan_count"], action="SCAN %s" % pattern)
+            calls += 1
+            seen.update(keys)
+            if space.done(cursor):
+                break
+            if stop_at is not None and len(seen) >= stop_at:
+                stopped_by = "enough_for_sample"
+                break
+            if self.clock() >= deadline:
+                stopped_by = "max_scan_seconds"
+                break
+        return seen, {"calls": calls, "keys_seen": len(seen), "complete": space.done(cursor),
                       "stopped_by": stopped_by, "seconds": round(self.clock() - started, 3)}
 
     def estimate(self, dbsize):
         """Share of RANDOMKEY samples that match the pattern, scaled to DBSIZE."""
         n = self.o["estimate_samples"] if dbsize else 0
-        keys = self._pipeline("sample keys with RANDOMKEY", lambda pipe, _i: pipe.randomkey(), list(range(n)))
-        keys = [k for k in keys if k is not None]
+        keys = [k for k in self.keyspace.random_keys(n) if k is not None]
         hits = sum(1 for k in keys if matches(self.regex, k))
         result = estimate_count(dbsize, hits, len(keys))
         result.update({"samples": len(keys), "matched": hits})
@@ -319,20 +286,13 @@ class Census:
     def inspect(self, keys):
         """TYPE, PTTL, OBJECT IDLETIME and MEMORY USAGE of each key, then LLEN of the lists (after the idle
         time was read: LLEN counts as an access)."""
-        def fill(pipe, key):
-            pipe.type(key)
-            pipe.pttl(key)
-            pipe.object("idletime", key)
-            pipe.memory_usage(key)
-
-        replies = self._pipeline("read TYPE/PTTL/IDLETIME/MEMORY USAGE of sampled keys", fill, keys,
-                                 raise_on_error=False)
+        replies = self.keyspace.read_keys(keys, ("TYPE", "PTTL", "IDLETIME", "MEMORY"),
+                                          action="read TYPE/PTTL/IDLETIME/MEMORY USAGE of sampled keys")
         records, idle_error = [], None
-        for index, key in enumerate(keys):
-            kind, pttl, idle, size = replies[4 * index:4 * index + 4]
-            kind = kind.decode() if isinstance(kind, bytes) else (kind if isinstance(kind, str) else "none")
-            if isinstance(idle, Exception):
-                idle_error, idle = str(idle), None
+        for key, (kind, pttl, idle_reply, size) in zip(keys, replies, strict=True):
+            idle = idle_reply
+            if isinstance(idle_reply, Exception):
+                idle_error, idle = str(idle_reply), None
             records.append({"key": key, "type": kind, "pttl": pttl if isinstance(pttl, int) else None,
                             "idle": idle, "bytes": size if isinstance(size, int) else None, "length": None})
         if idle_error:
@@ -341,8 +301,8 @@ class Census:
             self.not_reported.append("idle")
         if self.o["context_lengths"]:
             lists = [r for r in records if r["type"] == "list"]
-            lengths = self._pipeline("read LLEN of sampled list keys", lambda pipe, r: pipe.llen(r["key"]), lists,
-                                     raise_on_error=False)
+            lengths = self.keyspace.pipeline([("LLEN", r["key"]) for r in lists],
+                                             action="read LLEN of sampled list keys")
             for index, record in enumerate(lists):
                 record["length"] = lengths[index] if isinstance(lengths[index], int) else None
         return records
@@ -355,13 +315,12 @@ class Census:
             return [], "none"
         if measure_all:
             sizes = {}
-            for offset in range(0, len(keys), PIPELINE_BATCH):
+            for offset in range(0, len(keys), MEASURE_BATCH):
                 if self.clock() >= deadline:
                     self.notes.append("largest keys taken from the sample: max_scan_seconds ran out measuring all")
                     break
-                batch = keys[offset:offset + PIPELINE_BATCH]
-                measured = self._pipeline("read MEMORY USAGE", lambda pipe, k: pipe.memory_usage(k), batch,
-                                          raise_on_error=False)
+                batch = keys[offset:offset + MEASURE_BATCH]
+                measured = self.keyspace.pipeline([("MEMORY", k) for k in batch], action="read MEMORY USAGE")
                 sizes.update((key, measured[i]) for i, key in enumerate(batch))
             else:
                 top = heapq.nlargest(n, ((s, k) for k, s in sizes.items() if isinstance(s, int)))

@@ -1,43 +1,25 @@
 # Copyright: (c) 2026, bruno.ops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Session cleanup: which keys a run may touch, the per-key decision (as an atomic Lua script), the resumable
-SCAN loop shared with session_archive, and the run lock of the scheduled playbook.
+"""Session cleanup: the policies, the per-key decision (as an atomic Lua script) and the cleanup run.
 
-The pure parts (scope and policy validation, cursor tokens, tallies, diffs) do no I/O; `ScanLoop`,
-`RunLock` and `run_cleanup()` talk to Redis only through a RedisClient and its `translate()`.
+The scope, the resumable walk and the run lock are the sessions package's (scope.py, cursor.py, lock.py);
+the pure parts here (policy validation, tallies, diffs) do no I/O, and `run_cleanup()` talks to Redis only
+through a Keyspace (plugins/module_utils/clients/redis_keyspace.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
-import uuid
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
-from ansible_collections.bruno.ops.plugins.module_utils.sessions.ratelimit import Deadline, RateLimiter
-
-DEFAULT_PREFIX = "bruno:session:"
-GLOB_SPECIAL = "*?[\\"
-SESSION_TYPES = ("list", "hash", "string", "set", "zset", "stream")
-
-# Options every session-scanning module takes (documented in each module; kept identical).
-SCOPE_SPEC = dict(
-    prefix=dict(type="str", default=DEFAULT_PREFIX),
-    pattern=dict(type="str"),
-    allow_broad_pattern=dict(type="bool", default=False),
-    batch_size=dict(type="int", default=1000),
-    ops_per_second=dict(type="float"),
-    max_duration=dict(type="float"),
-    cursor=dict(type="str", default="0"),
-    sample_size=dict(type="int", default=10),
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import scope
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.cursor import (
+    ScanLoop,
+    failure_with_cursor,
+    validate_run_options,
 )
-
-LOCK_SPEC = dict(
-    key=dict(type="str", required=True, no_log=False),
-    owner=dict(type="str"),
-    ttl=dict(type="int", default=3600),
-    release=dict(type="bool", default=True),
-)
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.lock import run_with_lock
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.scope import Samples, key_text
 
 POLICY_SPEC = dict(
     missing_ttl=dict(type="int"),
@@ -107,102 +89,10 @@ end
 return {table.concat(codes), bytes, types}
 """
 
-# The run lock: take it if free, keep it if it is ours already (same owner), else report who holds it.
-LOCK_ACQUIRE_LUA = """
-local held = redis.call('GET', KEYS[1])
-if not held then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return {1, '', 0}
-end
-if held == ARGV[1] then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  return {2, '', 0}
-end
-return {0, held, redis.call('PTTL', KEYS[1])}
-"""
-
-LOCK_RELEASE_LUA = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
 ACTIONS = {"D": "deleted", "S": "ttl_set", "C": "ttl_capped"}
 
 
-# ---- pure: scope, policies, cursor tokens -----------------------------------------------------------------
-
-def literal_prefix(pattern):
-    """The part of a SCAN MATCH glob before its first special character (backslash escapes honoured)."""
-    out = []
-    escaped = False
-    for char in pattern:
-        if escaped:
-            out.append(char)
-            escaped = False
-        elif char == "\\":
-            escaped = True
-        elif char in "*?[":
-            break
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def glob_escape(text):
-    return "".join("\\" + c if c in GLOB_SPECIAL else c for c in text)
-
-
-def resolve_scope(prefix, pattern, allow_broad_pattern):
-    """The SCAN MATCH pattern a run uses, or BrunoOpsError(invalid_input) when it is too broad or inconsistent."""
-    prefix = prefix or ""
-    if pattern is None:
-        pattern = glob_escape(prefix) + "*"
-    if not pattern:
-        raise errors.BrunoOpsError("pattern must not be empty", kind=errors.INVALID)
-    literal = literal_prefix(pattern)
-    if not allow_broad_pattern:
-        if not literal:
-            raise errors.BrunoOpsError(
-                "refusing pattern %r: it has no literal prefix, so it could match every key in the database "
-                "(for example the agent's sessions are 'bruno:session:*'); set allow_broad_pattern=true if you "
-                "really mean it" % pattern,
-                kind=errors.INVALID,
-            )
-        if not prefix:
-            raise errors.BrunoOpsError(
-                "refusing an empty prefix: it makes every key a session; set allow_broad_pattern=true if you "
-                "really mean it",
-                kind=errors.INVALID,
-            )
-    if not literal.startswith(prefix):
-        raise errors.BrunoOpsError(
-            "pattern %r does not start with prefix %r: every key the pattern matches must carry the prefix"
-            % (pattern, prefix),
-            kind=errors.INVALID,
-        )
-    return pattern
-
-
-def validate_run_options(params):
-    if params["batch_size"] < 1 or params["batch_size"] > 10000:
-        raise errors.BrunoOpsError("batch_size must be between 1 and 10000 (got %s)" % params["batch_size"],
-                                   kind=errors.INVALID)
-    if params.get("ops_per_second") is not None and params["ops_per_second"] <= 0:
-        raise errors.BrunoOpsError("ops_per_second must be a positive number (omit it for no limit)",
-                                   kind=errors.INVALID)
-    if params.get("max_duration") is not None and params["max_duration"] <= 0:
-        raise errors.BrunoOpsError("max_duration must be a positive number of seconds (omit it for no limit)",
-                                   kind=errors.INVALID)
-    if params["sample_size"] < 0:
-        raise errors.BrunoOpsError("sample_size must be 0 or more", kind=errors.INVALID)
-    parse_cursor(params["cursor"])
-    lock = params.get("lock")
-    if lock and params["prefix"] and lock["key"].startswith(params["prefix"]):
-        raise errors.BrunoOpsError("lock.key %r must not start with the sessions' prefix %r"
-                                   % (lock["key"], params["prefix"]), kind=errors.INVALID)
-
+# ---- pure: policies, tallies, diffs ---------------------------------------------------------------------
 
 def validate_policies(policies):
     """Returns the policies that are set; raises invalid_input for non-positive or contradictory values."""
@@ -226,51 +116,6 @@ def validate_policies(policies):
             kind=errors.INVALID,
         )
     return chosen
-
-
-def parse_cursor(token):
-    """'0', '<cursor>' or '<cursor>@<run_id>' -> (cursor, run_id or None)."""
-    text = (token or "0").strip()
-    number, _sep, run_id = text.partition("@")
-    if not number.isdigit():
-        raise errors.BrunoOpsError(
-            "cursor must be a value this module returned ('0' to start over), got %r" % token, kind=errors.INVALID
-        )
-    return int(number), (run_id or None)
-
-
-def format_cursor(cursor, run_id):
-    """'0' when the scan is complete; otherwise the SCAN cursor tied to the server process it belongs to."""
-    if not cursor:
-        return "0"
-    return "%d@%s" % (cursor, run_id) if run_id else str(cursor)
-
-
-def connection_params(given, spec):
-    """A connection option as the module got it, or the spec's defaults when the option was left out."""
-    if given is not None:
-        return given
-    return {name: option.get("default") for name, option in spec.items()}
-
-
-def key_text(key):
-    return key.decode("utf-8", errors="backslashreplace") if isinstance(key, bytes) else str(key)
-
-
-class Samples:
-    """At most `size` example keys per category, in the order they were seen."""
-
-    def __init__(self, size):
-        self.size = size
-        self.data = {}
-
-    def add(self, category, key):
-        bucket = self.data.setdefault(category, [])
-        if len(bucket) < self.size:
-            bucket.append(key_text(key))
-
-    def get(self, category):
-        return list(self.data.get(category, []))
 
 
 def new_cleanup_counts():
@@ -322,186 +167,30 @@ def cleanup_diff(counts, samples, policies):
     return {"before": before, "after": after}
 
 
-# ---- I/O: the SCAN loop, the lock, the cleanup run --------------------------------------------------------
+# ---- I/O: the cleanup run ----------------------------------------------------------------------------
 
-class ScanLoop:
-    """Resumable SCAN over one pattern, paced and time-boxed.
-
-    `batches()` yields lists of keys; the position advances only after the consumer finished a batch, so a
-    failure leaves `token()` pointing at the start of the unfinished batch, and reprocessing it is safe
-    because every action of these modules is idempotent. A cursor carries the Redis run_id: a SCAN cursor
-    means nothing to another server process (the hash seed changes at restart), so a cursor from a
-    restarted server starts the scan over instead of silently skipping keys.
-    """
-
-    def __init__(self, client, pattern, params, clock=time.monotonic, sleep=time.sleep):
-        self.client = client
-        self.pattern = pattern
-        self.count = params["batch_size"]
-        self.deadline = Deadline(params.get("max_duration"), clock=clock)
-        self.limiter = RateLimiter(params.get("ops_per_second"), clock=clock, sleep=sleep, deadline=self.deadline)
-        self.warnings = []
-        self.run_id = self.server_run_id()
-        cursor, cursor_run_id = parse_cursor(params["cursor"])
-        self.restarted = False
-        if cursor and cursor_run_id and cursor_run_id != self.run_id:
-            self.warnings.append(
-                "the cursor came from another Redis server process (it restarted since): a SCAN cursor is only "
-                "valid on the process that issued it, so the scan started over from the beginning (safe: every "
-                "action is idempotent)"
-            )
-            cursor = 0
-            self.restarted = True
-        self.cursor = cursor
-        self.full_pass = cursor == 0  # this run walks the whole keyspace (not a resumed part of a pass)
-        self.complete = False
-        self.stopped_by = None
-
-    def server_run_id(self):
-        with self.client.translate("read the server's run_id (INFO server)"):
-            return self.client.raw.info("server").get("run_id")
-
-    def batches(self):
-        while True:
-            if self.deadline.expired():
-                self.stopped_by = "max_duration"
-                return
-            with self.client.translate("SCAN %s from cursor %s" % (self.pattern, self.cursor)):
-                nxt, keys = self.client.raw.scan(self.cursor, match=self.pattern,
-                                                 count=self.limiter.burst(self.count))
-            if keys:
-                yield keys
-            self.cursor = nxt
-            self.limiter.pace(len(keys))
-            if nxt == 0:
-                self.complete = True
-                return
-
-    def finish(self):
-        """After the loop: a server that restarted during the run invalidates the SCAN, so the run is incomplete."""
-        run_id = self.server_run_id()
-        if run_id != self.run_id:
-            self.warnings.append(
-                "Redis restarted during the run (run_id changed), so the SCAN may have missed keys; run again "
-                "(cursor '0') to finish"
-            )
-            self.complete = False
-            self.cursor = 0
-            self.run_id = run_id
-
-    def token(self):
-        return "0" if self.complete else format_cursor(self.cursor, self.run_id)
+UNDO = ("deleted sessions cannot be brought back (UNLINK); a TTL that was set or capped can be changed with "
+        "PERSIST or EXPIRE on the keys (samples name some)")
 
 
-class RunLock:
-    """A lock with an expiry in one Redis key (SET NX PX), owned by a token; re-entrant for the same owner."""
-
-    def __init__(self, client, spec):
-        self.client = client
-        self.key = spec["key"]
-        self.owner = spec.get("owner") or "bruno.ops-%s" % uuid.uuid4()
-        self.ttl_ms = int(spec["ttl"]) * 1000
-        self.release_at_end = spec["release"]
-        self.held = False
-        self.released = False
-        self.last_refresh = None
-        if self.ttl_ms <= 0:
-            raise errors.BrunoOpsError("lock.ttl must be a positive number of seconds", kind=errors.INVALID)
-
-    def _acquire_script(self):
-        return self.client.raw.register_script(LOCK_ACQUIRE_LUA)
-
-    def acquire(self):
-        with self.client.translate("take the run lock %s" % self.key):
-            state, holder, pttl = self._acquire_script()(keys=[self.key], args=[self.owner, self.ttl_ms])
-        if not state:
-            raise errors.BrunoOpsError(
-                "refusing to run: lock %s is held by another run (owner %s) for %.0f more seconds; runs must not "
-                "overlap, so wait for it to finish or for the lock to expire"
-                % (self.key, key_text(holder), max(0, int(pttl)) / 1000.0),
-                kind=errors.CONFIG, lock_key=self.key,
-            )
-        self.held = True
-        self.last_refresh = time.monotonic()
-        return state
-
-    def refresh(self, force=False):
-        """Extend the expiry (at most every third of the TTL); fail if the lock expired and someone took it."""
-        if not self.held or (not force and time.monotonic() - self.last_refresh < self.ttl_ms / 3000.0):
-            return
-        self.acquire()
-
-    def release(self):
-        if not self.held:
-            return False
-        with self.client.translate("release the run lock %s" % self.key):
-            done = self.client.raw.register_script(LOCK_RELEASE_LUA)(keys=[self.key], args=[self.owner])
-        self.held = False
-        self.released = bool(done)
-        return self.released
-
-    def report(self):
-        return {"key": self.key, "owner": self.owner, "held": self.held, "released": self.released}
-
-
-def lock_report_skipped(spec):
-    return {"key": spec["key"], "owner": spec.get("owner"), "held": False, "released": False,
-            "skipped": "check_mode"}
-
-
-def run_with_lock(client, lock_spec, check_mode, body):
-    """Run body(lock) under the run lock (none in check mode, which changes nothing, not even the lock).
-
-    The lock is released at the end when lock.release is true, and always when the run fails, so a failed
-    scheduled run never blocks the next one for the whole TTL.
-    """
-    if not lock_spec or check_mode:
-        result = body(None)
-        if lock_spec:
-            result["lock"] = lock_report_skipped(lock_spec)
-        return result
-    lock = RunLock(client, lock_spec)
-    lock.acquire()
-    try:
-        result = body(lock)
-    except BaseException:
-        with contextlib.suppress(errors.BrunoOpsError):  # the run's own error is the one to report
-            lock.release()
-        raise
-    if lock.release_at_end:
-        lock.release()
-    result["lock"] = lock.report()
-    return result
-
-
-def failure_with_cursor(exc, loop, counts, what, guarantee):
-    """The mid-run error again, with the resume cursor and what was done so far."""
-    token = format_cursor(loop.cursor, loop.run_id) if loop.cursor else "0"
-    message = "%s stopped after %d keys: %s. %s; rerun with cursor=%s to resume" % (
-        what, counts.get("scanned", 0), exc.message, guarantee, token)
-    if exc.kind == errors.UNREACHABLE:
-        message += " (if Redis restarted meanwhile, the scan starts over by itself)"
-    return errors.BrunoOpsError(message, kind=exc.kind, cursor=token, complete=False, **counts)
-
-
-def run_cleanup(client, params, check_mode, *, clock=time.monotonic, sleep=time.sleep):
+def run_cleanup(keyspace, params, check_mode, *, clock=time.monotonic, sleep=time.sleep):
     """Apply (or, in check mode, predict) the policies to every key of the scope; returns the result dict."""
-    pattern = resolve_scope(params["prefix"], params["pattern"], params["allow_broad_pattern"])
+    pattern = scope.resolve_scope(params["prefix"], params["pattern"], params["allow_broad_pattern"])
     validate_run_options(params)
     policies = validate_policies(params["policies"])
     started = clock()
 
     def body(lock):
-        loop = ScanLoop(client, pattern, params, clock=clock, sleep=sleep)
-        script = client.raw.register_script(CLEANUP_LUA)
+        loop = ScanLoop(keyspace, pattern, params, clock=clock, sleep=sleep)
+        script = keyspace.script(CLEANUP_LUA)
         args = ["0" if check_mode else "1", params["session_type"], policies.get("max_idle", 0),
                 policies.get("missing_ttl", 0) * 1000, policies.get("max_ttl", 0) * 1000]
         counts = new_cleanup_counts()
         samples = Samples(params["sample_size"])
         try:
             for keys in loop.batches():
-                with client.translate("apply the cleanup policies to %d keys" % len(keys)):
-                    reply = script(keys=keys, args=args)
+                reply = keyspace.run_script(script, keys, args,
+                                            action="apply the cleanup policies to %d keys" % len(keys))
                 tally_batch(counts, samples, keys, reply)
                 if lock is not None:
                     lock.refresh()
@@ -511,9 +200,10 @@ def run_cleanup(client, params, check_mode, *, clock=time.monotonic, sleep=time.
                                       "Each batch is applied atomically, so nothing is half-applied") from None
         return finish_result(counts, samples, policies, loop, dict(duration=clock() - started, pattern=pattern))
 
-    result = run_with_lock(client, params.get("lock"), check_mode, body)
-    changed = any(result[name] for name in ACTIONS.values())
-    result["changed"] = changed
+    result = run_with_lock(keyspace, params.get("lock"), check_mode, body)
+    result["changed"] = any(result[name] for name in ACTIONS.values())
+    result["change"] = scope.session_change("session_cleanup", keyspace.address, pattern, result["diff"],
+                                            changed=result["changed"], undo=UNDO, check_mode=check_mode)
     return result
 
 
@@ -521,14 +211,11 @@ def finish_result(counts, samples, policies, loop, extra):
     result = dict(counts)
     result.setdefault("skipped_types", {})
     pattern = extra["pattern"]
+    result.update(loop.report())
     result.update(
         pattern=pattern,
         duration=round(extra["duration"], 3),
-        cursor=loop.token(),
-        complete=loop.complete,
-        stopped_by=loop.stopped_by,
-        restarted_scan=loop.restarted,
-        samples={name: samples.get(name) for name in ("deleted", "ttl_set", "ttl_capped", "skipped")},
+        samples=samples.report(("deleted", "ttl_set", "ttl_capped", "skipped")),
         policies=policies,
         diff=cleanup_diff(counts, samples, policies),
         warnings=list(loop.warnings),

@@ -114,7 +114,7 @@ def test_2_redis_killed_mid_run_fails_with_cursor_and_rerun_completes(own_redis)
         if run.popen.poll() is None:
             run.kill("AnsiballZ_redis_session_cleanup")
     assert failed is not None and failed.get("failed") is True, run.output()[-3000:]
-    assert failed["error_kind"] == "unreachable"
+    assert failed["error"]["kind"] == "unreachable"
     assert "unreachable" in failed["msg"] and "rerun with cursor=" in failed["msg"]
     assert failed["cursor"] != "0" and failed["cursor"] in failed["msg"]
     assert 0 < failed["deleted"] < idle
@@ -228,13 +228,13 @@ def test_4_wrong_password_and_unreachable_host(sessions_redis, redis_options):
     before = snapshot(sessions_redis)
     wrong = dict(redis_options, password="Wr0ng-pw-3391")
     rc, result, raw = run_module(CLEANUP, {"redis": wrong, "policies": POLICIES})
-    assert rc != 0 and result["error_kind"] == "authentication"
+    assert rc != 0 and result["error"]["kind"] == "authentication"
     assert "authentication failed" in result["msg"] and "redis.password" in result["msg"]
     assert "Wr0ng-pw-3391" not in raw and REDIS_PASSWORD not in raw
 
     closed = {"host": "127.0.0.1", "port": procs.free_port(), "password": REDIS_PASSWORD, "connect_timeout": 1.0}
     rc, result, raw = run_module(CLEANUP, {"redis": closed, "policies": POLICIES})
-    assert rc != 0 and result["error_kind"] == "unreachable"
+    assert rc != 0 and result["error"]["kind"] == "unreachable"
     assert "redis://127.0.0.1:%d/0" % closed["port"] in result["msg"]
     assert REDIS_PASSWORD not in raw
     assert snapshot(sessions_redis) == before

@@ -36,7 +36,7 @@ def test_cleanup_bad_inputs(capsys, args, message):
 def test_cleanup_unreachable_is_one_clear_error_without_the_password(capsys):
     code, result, out = run_main(capsys, redis_session_cleanup, {"redis": CLOSED, "policies": {"max_idle": 60}})
     assert code == 1
-    assert result["error_kind"] == "unreachable"
+    assert result["error"]["kind"] == "unreachable" and "error_kind" not in result
     assert "redis://127.0.0.1:9/0" in result["msg"]
     assert "s3cret-unit-pw" not in out
 
@@ -58,5 +58,5 @@ def test_archive_unreachable_mongodb(capsys):
                                          "username": "u", "server_selection_timeout": 0.5}}
     code, result, out = run_main(capsys, session_archive, args)
     assert code == 1
-    assert result["error_kind"] == "unreachable"
+    assert result["error"]["kind"] == "unreachable" and "error_kind" not in result
     assert "m0ngo-unit-pw" not in out

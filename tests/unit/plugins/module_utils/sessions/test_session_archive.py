@@ -9,7 +9,6 @@ import pytest
 from ansible_collections.bruno.ops.plugins.module_utils.sessions import archive as session_archive
 from ansible_collections.bruno.ops.plugins.module_utils.sessions.archive import (
     InvalidMessage,
-    Samples,
     archive_diff,
     digest,
     message_documents,
@@ -17,6 +16,7 @@ from ansible_collections.bruno.ops.plugins.module_utils.sessions.archive import 
     plan_group,
     session_id,
 )
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.scope import Samples
 
 
 def msg(seq, **extra):

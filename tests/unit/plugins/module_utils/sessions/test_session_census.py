@@ -5,6 +5,7 @@ import math
 import pytest
 
 from ansible_collections.bruno.ops.plugins.module_utils.sessions import census as sc
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import scope
 
 
 @pytest.mark.parametrize(("pattern", "key", "expected"), [
@@ -31,7 +32,7 @@ def test_glob_matches_like_redis(pattern, key, expected):
 
 
 def test_escape_glob_makes_a_literal_prefix():
-    pattern = sc.escape_glob("app[1]:*?\\") + "*"
+    pattern = scope.escape_glob("app[1]:*?\\") + "*"
     assert pattern == "app\\[1\\]:\\*\\?\\\\*"
     assert sc.matches(sc.glob_to_regex(pattern), b"app[1]:*?\\session")
     assert not sc.matches(sc.glob_to_regex(pattern), b"app1:x?\\session")

@@ -1,22 +1,21 @@
-"""The pure parts of session cleanup: scope, policies, cursor tokens, tallies, the SCAN loop's bookkeeping."""
+"""The pure parts of session cleanup and the sessions package: scope, policies, cursor tokens, tallies, the SCAN
+loop's bookkeeping (over a StandaloneKeyspace on a fake redis-py object)."""
 
 import contextlib
 
 import pytest
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
-from ansible_collections.bruno.ops.plugins.module_utils.sessions import cleanup as session_cleanup
+from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_keyspace import StandaloneKeyspace
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import cursor as session_cursor
 from ansible_collections.bruno.ops.plugins.module_utils.sessions.cleanup import (
-    Samples,
-    ScanLoop,
     cleanup_diff,
-    literal_prefix,
     new_cleanup_counts,
-    parse_cursor,
-    resolve_scope,
     tally_batch,
     validate_policies,
 )
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.cursor import ScanLoop, parse_cursor
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.scope import Samples, literal_prefix, resolve_scope
 
 
 @pytest.mark.parametrize(("pattern", "literal"), [
@@ -93,8 +92,8 @@ def test_bad_cursor(token):
 
 
 def test_format_cursor_roundtrip():
-    assert session_cleanup.format_cursor(0, "r1") == "0"
-    assert parse_cursor(session_cleanup.format_cursor(42, "r1")) == (42, "r1")
+    assert session_cursor.format_cursor(0, "r1") == "0"
+    assert parse_cursor(session_cursor.format_cursor(42, "r1")) == (42, "r1")
 
 
 def test_tally_counts_every_code_and_samples_are_bounded():
@@ -131,12 +130,20 @@ class FakeRedis:
 
 
 class FakeClient:
+    """What StandaloneKeyspace uses of a RedisClient."""
+
+    address = "redis://fake:6379/0"
+
     def __init__(self, raw):
         self.raw = raw
 
     @contextlib.contextmanager
     def translate(self, _action):
         yield
+
+
+def fake_keyspace(raw):
+    return StandaloneKeyspace(FakeClient(raw))
 
 
 class FakeClock:
@@ -161,7 +168,7 @@ def params(**overrides):
 
 def test_scan_loop_walks_every_page_and_completes():
     raw = FakeRedis(PAGES)
-    loop = ScanLoop(FakeClient(raw), "p*", params())
+    loop = ScanLoop(fake_keyspace(raw), "p*", params())
     assert list(loop.batches()) == [[b"a", b"b"], [b"c"], [b"d", b"e"]]
     loop.finish()
     assert loop.complete and loop.token() == "0"
@@ -170,7 +177,7 @@ def test_scan_loop_walks_every_page_and_completes():
 def test_scan_loop_stops_at_max_duration_with_a_resume_token():
     clock = FakeClock()
     raw = FakeRedis(PAGES)
-    loop = ScanLoop(FakeClient(raw), "p*", params(max_duration=10), clock=clock, sleep=clock.sleep)
+    loop = ScanLoop(fake_keyspace(raw), "p*", params(max_duration=10), clock=clock, sleep=clock.sleep)
     seen = []
     for keys in loop.batches():
         seen.append(keys)
@@ -178,12 +185,12 @@ def test_scan_loop_stops_at_max_duration_with_a_resume_token():
     assert seen == [[b"a", b"b"], [b"c"]]
     assert not loop.complete and loop.stopped_by == "max_duration"
     assert loop.token() == "9@run-a"
-    resumed = ScanLoop(FakeClient(raw), "p*", params(cursor=loop.token()))
+    resumed = ScanLoop(fake_keyspace(raw), "p*", params(cursor=loop.token()))
     assert list(resumed.batches()) == [[b"d", b"e"]]
 
 
 def test_failure_mid_batch_leaves_the_cursor_at_that_batch():
-    loop = ScanLoop(FakeClient(FakeRedis(PAGES)), "p*", params())
+    loop = ScanLoop(fake_keyspace(FakeRedis(PAGES)), "p*", params())
     batches = loop.batches()
     next(batches)
     next(batches)  # the consumer fails while handling [c]: the position stays at the start of [c]
@@ -192,7 +199,7 @@ def test_failure_mid_batch_leaves_the_cursor_at_that_batch():
 
 def test_cursor_from_a_restarted_server_starts_over():
     raw = FakeRedis(PAGES, run_id="run-b")
-    loop = ScanLoop(FakeClient(raw), "p*", params(cursor="9@run-a"))
+    loop = ScanLoop(fake_keyspace(raw), "p*", params(cursor="9@run-a"))
     assert loop.restarted and loop.cursor == 0
     assert len(list(loop.batches())) == 3
     assert "started over" in loop.warnings[0]
@@ -200,7 +207,7 @@ def test_cursor_from_a_restarted_server_starts_over():
 
 def test_restart_during_the_run_makes_it_incomplete():
     raw = FakeRedis(PAGES)
-    loop = ScanLoop(FakeClient(raw), "p*", params())
+    loop = ScanLoop(fake_keyspace(raw), "p*", params())
     list(loop.batches())
     raw.run_id = "run-b"
     loop.finish()
@@ -211,16 +218,16 @@ def test_restart_during_the_run_makes_it_incomplete():
 def test_rate_limit_caps_the_scan_count_and_paces():
     clock = FakeClock()
     raw = FakeRedis(PAGES)
-    loop = ScanLoop(FakeClient(raw), "p*", params(ops_per_second=2.0), clock=clock, sleep=clock.sleep)
+    loop = ScanLoop(fake_keyspace(raw), "p*", params(ops_per_second=2.0), clock=clock, sleep=clock.sleep)
     list(loop.batches())
     assert {count for _c, _m, count in raw.scans} == {2}
     assert clock.now == pytest.approx(100.0 + 5 / 2.0)  # 5 keys at 2 per second
 
 
 def test_failure_carries_cursor_and_counts():
-    loop = ScanLoop(FakeClient(FakeRedis(PAGES)), "p*", params())
+    loop = ScanLoop(fake_keyspace(FakeRedis(PAGES)), "p*", params())
     loop.cursor = 5
-    exc = session_cleanup.failure_with_cursor(
+    exc = session_cursor.failure_with_cursor(
         errors.BrunoOpsError("cannot x: Redis at redis://h:1/0 is unreachable", kind=errors.UNREACHABLE),
         loop, {"scanned": 2, "deleted": 1}, "session cleanup", "Nothing is half-applied")
     assert exc.kind == errors.UNREACHABLE
