@@ -14,7 +14,6 @@ from __future__ import annotations
 from ansible_collections.bruno.ops.plugins.module_utils import errors
 from ansible_collections.bruno.ops.plugins.module_utils.decide import causes as registry
 from ansible_collections.bruno.ops.plugins.module_utils.decide.causes._scoring import best
-from ansible_collections.bruno.ops.plugins.module_utils.facts.diagnosis_facts import FACTS  # noqa: F401 - re-export
 
 # The engine's own thresholds (the headline's): {name: (default, minimum, maximum, why)}.
 THRESHOLDS = {
@@ -66,10 +65,9 @@ def resolve_thresholds(overrides=None, causes=registry.REGISTRY):
         default, low, high, _why = specs[name]
         value = _number(name, given)
         if not low <= value <= high:
-            raise errors.BrunoOpsError(
-                "thresholds.%s: %s is outside the allowed range %s to %s (default %s)" % (name, value, low, high,
-                                                                                            default),
-                errors.INVALID, threshold=name, minimum=low, maximum=high)
+            message = "thresholds.%s: %s is outside the allowed range %s to %s (default %s)" % (
+                name, value, low, high, default)
+            raise errors.BrunoOpsError(message, errors.INVALID, threshold=name, minimum=low, maximum=high)
         t[name] = value
     return t
 
