@@ -109,7 +109,9 @@ def test_read_only_account_runs_diagnose(healthy, tmp_path):
 
 
 def test_automation_account_runs_the_remediation_playbooks(healthy, tmp_path):
-    conn = {"bruno_kubernetes": {"kubeconfig": str(AUTOMATION_KUBECONFIG)}, "remediate_record_dir": str(tmp_path)}
+    # One person, one incident, four fixes in a row: the same holder passes its own cooldown (docs/remediation.md).
+    conn = {"bruno_kubernetes": {"kubeconfig": str(AUTOMATION_KUBECONFIG)}, "remediate_record_dir": str(tmp_path),
+            "change_lock_holder": "it-operator incident-42"}
     for playbook, extra in (("playbooks/reduce_session_ttl.yml", {"session_ttl_seconds": 7200}),
                             ("playbooks/scale.yml", {"scale_replicas": 3}),
                             ("playbooks/tune_limits.yml", {"tune_limits_mode": "apply", "tune_limits_limit": "1280Mi"}),
@@ -124,7 +126,10 @@ def test_automation_account_runs_the_remediation_playbooks(healthy, tmp_path):
     assert container["resources"]["limits"]["memory"] == "1280Mi"
     hpa = json.loads(kubectl("-n", NS, "get", "hpa", "agent-bruno-hpa", "-o", "json").stdout)
     assert hpa["spec"]["minReplicas"] == 3
-    run_lab("scenario", "healthy")  # back to the manifest for the tests after this one
+    # Another run (another holder) waits for the cooldown the last change left, like remediate.yml's.
+    out = run_playbook("playbooks/restart.yml", dict(conn, change_lock_holder="someone-else", restart_not_within="0"))
+    assert out.returncode != 0 and "in its cooldown after a change by it-operator incident-42" in out.stdout
+    run_lab("scenario", "healthy")  # back to the manifest (and no lock) for the tests after this one
 
 
 def test_a_role_missing_a_verb_fails_naming_it(healthy, tmp_path):
