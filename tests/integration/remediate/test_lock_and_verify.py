@@ -39,6 +39,10 @@ def test_change_lock_acquire_conflict_cooldown_release(agent):
     rc, result, _raw = lock("run-a", ttl=300)
     assert rc == 0 and result["changed"] is True
     assert lease()["spec"]["holderIdentity"] == "run-a"
+    change = result["change"]
+    assert (change["action"], change["target"]) == ("acquire_lock", "lease %s/it-lock" % rl.NS)
+    assert change["before"] == {"holder": None, "phase": "absent"} and change["after"] == {"holder": "run-a",
+                                                                                           "phase": "held"}
     rc, result, _raw = lock("run-a", ttl=300)
     assert rc == 0 and result["changed"] is False  # our own lock: renewed, not a change
 

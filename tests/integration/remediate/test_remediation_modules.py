@@ -3,6 +3,7 @@ nothing on the server, the real run with --diff changes exactly what it says, a 
 and failed guardrails change nothing. All on remediate-it/it-agent (remediatelab.py)."""
 
 import json
+import shlex
 
 import pytest
 import remediatelab as rl
@@ -37,6 +38,13 @@ def memory_of(obj):
     return obj["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
 
 
+def run_undo(change):
+    """Run a change entry's undo command (kubectl ...) against the lab: the record's undo must really undo."""
+    args = shlex.split(change["undo"])
+    assert args[0] == "kubectl", change
+    kubectl(*args[1:])
+
+
 # ---------------------------------------------------------------------------------------------- container_env
 
 
@@ -55,6 +63,11 @@ def test_container_env_check_mode_then_apply_with_diff_then_unchanged(agent):
     assert result["diff"]["before"]["env"]["SESSION_TTL"] == "86400"
     assert result["diff"]["after"]["env"]["SESSION_TTL"] == "3600"
     assert result["undo"] == {"env": {"SESSION_TTL": "86400"}, "unset": [], "manual": []}
+    change = result["change"]
+    assert (change["action"], change["target"], change["changed"]) == (
+        "set_env", "deployment %s/%s container agent" % (rl.NS, rl.NAME), True)
+    assert change["before"] == {"SESSION_TTL": "86400"} and change["after"] == {"SESSION_TTL": "3600"}
+    assert "rollout undo deployment/%s --to-revision=%s" % (rl.NAME, result["revision_before"]) in change["note"]
     assert result["rollout"]["complete"] is True and result["old_replica_set"] != result["new_replica_set"]
     server = rl.get()
     assert env_of(server) == {"SESSION_TTL": "3600", "PORT": "8080"}  # order and the other variable kept
@@ -62,7 +75,10 @@ def test_container_env_check_mode_then_apply_with_diff_then_unchanged(agent):
 
     rc, result, _raw = run_module(ENV, args)
     assert rc == 0 and result["changed"] is False
+    assert result["change"]["changed"] is False and result["change"]["undo"] == "nothing to undo"
     assert rl.get()["metadata"]["generation"] == server["metadata"]["generation"]
+    run_undo(change)
+    assert env_of(rl.get()) == {"SESSION_TTL": "86400", "PORT": "8080"}
 
 
 def test_container_env_unsets_and_adds(agent):
@@ -98,6 +114,10 @@ def test_rollout_restart_check_apply_rerun(agent):
     assert result["changed"] is True and result["rollout"]["complete"] is True
     assert result["old_replica_set"] and result["new_replica_set"]
     assert result["old_replica_set"] != result["new_replica_set"]
+    assert result["change"]["action"] == "restart" and result["change"]["changed"] is True
+    assert result["change"]["before"]["replica_set"] == result["old_replica_set"]
+    assert result["change"]["after"] == {"restarted_at": result["restarted_at"],
+                                         "replica_set": result["new_replica_set"]}
     assert int(result["revision_after"]) == int(result["revision_before"]) + 1
     server = rl.get()
     assert server["spec"]["template"]["metadata"]["annotations"][RESTARTED_AT] == result["restarted_at"]
@@ -139,9 +159,13 @@ def test_scale_without_hpa_check_apply_rerun(agent):
     assert rl.get()["spec"]["replicas"] == 2
     rc, result, _raw = run_module(SCALE, args, diff=True)
     assert rc == 0 and result["changed"] is True and result["undo"] == {"replicas": 2}
+    change = result["change"]
+    assert change["before"] == {"replicas": 2} and change["after"] == {"replicas": 3}
     assert rl.get()["status"]["readyReplicas"] == 3
     rc, result, _raw = run_module(SCALE, args)
     assert rc == 0 and result["changed"] is False
+    run_undo(change)
+    assert rl.get()["spec"]["replicas"] == 2
 
 
 def test_scale_with_hpa_moves_its_bounds_not_the_replicas(agent):
@@ -161,6 +185,8 @@ def test_scale_with_hpa_moves_its_bounds_not_the_replicas(agent):
     hpa = rl.get("hpa", "it-agent-hpa")
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (4, 5)
     assert rl.get()["spec"]["replicas"] == 2  # the HPA's to change, not ours
+    change = result["change"]
+    assert change["target"] == "hpa %s/it-agent-hpa" % rl.NS and "bounds were changed" in change["note"]
     rc, result, _raw = run_module(SCALE, args)
     assert rc == 0 and result["changed"] is False
 
@@ -172,6 +198,9 @@ def test_scale_with_hpa_moves_its_bounds_not_the_replicas(agent):
         assert rc != 0 and message in result["msg"], result
     hpa_after = rl.get("hpa", "it-agent-hpa")  # its status moves (the controller scales to 4); its spec must not
     assert hpa_after["spec"] == hpa["spec"]
+    run_undo(change)
+    hpa = rl.get("hpa", "it-agent-hpa")
+    assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 5)
 
 
 # ---------------------------------------------------------------------------------------------- memory_limits
@@ -191,9 +220,14 @@ def test_memory_limits_explicit_limit_check_apply_rerun(agent):
     assert rc == 0 and result["changed"] is True
     assert result["diff"]["before"]["limits"] == "1Gi" and result["diff"]["after"]["limits"] == "1536Mi"
     assert result["undo"]["limit"] == "1Gi"
+    change = result["change"]
+    assert change["action"] == "set_memory_limit" and change["before"]["memory_limit"] == "1Gi"
+    assert change["after"]["memory_limit"] == "1536Mi"
     assert memory_of(rl.get()) == "1536Mi"
     rc, result, _raw = run_module(LIMITS, args)
     assert rc == 0 and result["changed"] is False
+    run_undo(change)
+    assert memory_of(rl.get()) == "1Gi"
 
 
 @pytest.mark.parametrize(("limit", "message"), [
