@@ -156,3 +156,16 @@ def test_thresholds_in_bounds_are_taken():
     assert t["sessions_many"] == 1000 and t["leak_max_correlation"] == 0.5 and t["high_usage_pct"] == 100
     assert verdict.resolve_thresholds() == verdict.DEFAULT_THRESHOLDS
     assert verdict.resolve_thresholds(None) is not verdict.DEFAULT_THRESHOLDS
+
+
+@pytest.mark.parametrize(("value", "low", "high", "expected"), [
+    (None, 0, 1, None), (5, 10, 20, 0.0), (15, 10, 20, 0.5), (25, 10, 20, 1.0), (0, 0, 0, 1.0), (-1, 0, 0, 0.0),
+])
+def test_ramp(value, low, high, expected):
+    assert ramp(value, low, high) == expected
+
+
+def test_signal_is_unknown_while_its_value_is():
+    strength = signal("many", 0.5)
+    assert strength({}, {}, {"many": None}) is None and strength({}, {}, {}) is None
+    assert strength({}, {}, {"many": 0.8}) == 0.4
