@@ -80,6 +80,10 @@ def test_check_apply_rerun_with_concurrent_appends(sessions_redis, redis_options
     assert applied["moved"] == applied["archived"] == applied["inserted"] > 0
     assert applied["conflicts"] == 0 and applied["collisions"] == 0
     assert applied["diff"]["before"]["sessions_over_limit"] == SESSIONS
+    change = applied["change"]
+    assert change["action"] == "session_archive" and change["changed"] is True
+    assert change["before"]["sessions_over_limit"] == SESSIONS and "session_keys" not in change["before"]
+    assert "mongodb %s.conversations" % mongo_options["database"] in change["undo"]
     assert sum(len(seqs) for seqs in appender.appended.values()) > 0
     assert exactly_once(sessions_redis, archive_db, "conversations", SESSIONS, MESSAGES, extra=appender.appended) == []
     doc = archive_db.conversations.find_one({"_id": "conv-0003:1"})
@@ -95,6 +99,7 @@ def test_check_apply_rerun_with_concurrent_appends(sessions_redis, redis_options
     rc, again, raw = run_module(MODULE, args)
     assert rc == 0, raw[-3000:]
     assert again["changed"] is False and again["moved"] == 0 and again["inserted"] == 0
+    assert again["change"]["changed"] is False
     for i in range(SESSIONS):
         assert sessions_redis.llen("%sconv-%04d" % (PREFIX, i)) == KEEP
     assert REDIS_PASSWORD not in raw

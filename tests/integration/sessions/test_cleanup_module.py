@@ -22,6 +22,8 @@ def test_check_apply_rerun(sessions_redis, redis_options):
     assert (checked["matched"], checked["skipped"], checked["skipped_types"]) == (900, 1, {"string": 1})
     assert checked["complete"] is True and checked["cursor"] == "0"
     assert len(checked["samples"]["deleted"]) == 3 and checked["samples"]["skipped"] == [PREFIX + "not-a-list"]
+    assert checked["change"]["action"] == "session_cleanup" and checked["change"]["changed"] is True
+    assert checked["change"]["target"].endswith(" " + PREFIX + "*") and "check mode" in checked["change"]["note"]
     assert snapshot(sessions_redis) == before, "check mode changed Redis"
     assert sessions_redis.object("idletime", PREFIX + "idle-000001") >= idle_before, "check mode touched a key"
 
@@ -32,6 +34,10 @@ def test_check_apply_rerun(sessions_redis, redis_options):
     assert applied["diff"]["after"] == {"sessions": 600, "idle_longer_than_max_idle": 0, "without_ttl": 0,
                                         "ttl_longer_than_max_ttl": 0}
     assert len(applied["diff"]["before"]["deleted_keys"]) == 3
+    change = applied["change"]
+    assert change["before"]["idle_longer_than_max_idle"] == 300 and change["after"] == applied["diff"]["after"]
+    assert "deleted_keys" not in change["before"] and change["note"] == "" and "UNLINK" in change["undo"]
+    assert REDIS_PASSWORD not in json.dumps(change)
     assert (applied["deleted"], applied["ttl_set"], applied["ttl_capped"]) == (300, 300, 300)
     assert applied["bytes_freed"] > 0
     assert not any(key.startswith(PREFIX.encode() + b"idle-") for key in sessions_redis.scan_iter(count=1000))
@@ -42,7 +48,7 @@ def test_check_apply_rerun(sessions_redis, redis_options):
 
     rc, again, raw = run_module(MODULE, args)
     assert rc == 0, raw[-3000:]
-    assert again["changed"] is False
+    assert again["changed"] is False and again["change"]["changed"] is False
     assert (again["deleted"], again["ttl_set"], again["ttl_capped"]) == (0, 0, 0)
     assert REDIS_PASSWORD not in raw
 

@@ -1,62 +1,15 @@
-"""The pure parts of session cleanup and the sessions package: scope, policies, cursor tokens, tallies, the SCAN
-loop's bookkeeping (over a StandaloneKeyspace on a fake redis-py object)."""
-
-import contextlib
+"""The pure parts of session cleanup: policies, tallies, diffs."""
 
 import pytest
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
-from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_keyspace import StandaloneKeyspace
-from ansible_collections.bruno.ops.plugins.module_utils.sessions import cursor as session_cursor
 from ansible_collections.bruno.ops.plugins.module_utils.sessions.cleanup import (
     cleanup_diff,
     new_cleanup_counts,
     tally_batch,
     validate_policies,
 )
-from ansible_collections.bruno.ops.plugins.module_utils.sessions.cursor import ScanLoop, parse_cursor
-from ansible_collections.bruno.ops.plugins.module_utils.sessions.scope import Samples, literal_prefix, resolve_scope
-
-
-@pytest.mark.parametrize(("pattern", "literal"), [
-    ("bruno:session:*", "bruno:session:"),
-    ("*", ""),
-    ("?abc*", ""),
-    ("[ab]*", ""),
-    ("a\\*b*", "a*b"),
-    ("plain", "plain"),
-])
-def test_literal_prefix(pattern, literal):
-    assert literal_prefix(pattern) == literal
-
-
-def test_default_pattern_is_the_escaped_prefix():
-    assert resolve_scope("bruno:session:", None, False) == "bruno:session:*"
-    assert resolve_scope("odd*name:", None, False) == "odd\\*name:*"
-
-
-@pytest.mark.parametrize(("prefix", "pattern"), [
-    ("bruno:session:", "*"),
-    ("bruno:session:", "?*"),
-    ("bruno:session:", "[b]runo:session:*"),
-    ("", "anything*"),
-    ("", None),
-])
-def test_broad_patterns_are_refused(prefix, pattern):
-    with pytest.raises(errors.BrunoOpsError) as raised:
-        resolve_scope(prefix, pattern, False)
-    assert raised.value.kind == errors.INVALID
-    assert "allow_broad_pattern" in raised.value.message
-
-
-def test_broad_pattern_allowed_when_asked():
-    assert resolve_scope("", "*", True) == "*"
-
-
-def test_pattern_must_carry_the_prefix():
-    with pytest.raises(errors.BrunoOpsError, match="does not start with prefix"):
-        resolve_scope("bruno:session:", "other:*", False)
-    assert resolve_scope("bruno:session:", "bruno:session:abc*", False) == "bruno:session:abc*"
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.scope import Samples
 
 
 @pytest.mark.parametrize(("policies", "message"), [
@@ -77,25 +30,6 @@ def test_policies_keep_only_those_set():
     assert validate_policies({"missing_ttl": 60, "max_ttl": None, "max_idle": 10}) == {"missing_ttl": 60,
                                                                                        "max_idle": 10}
 
-
-@pytest.mark.parametrize(("token", "parsed"), [
-    ("0", (0, None)), ("", (0, None)), (None, (0, None)), ("123", (123, None)), ("77@abc", (77, "abc")),
-])
-def test_parse_cursor(token, parsed):
-    assert parse_cursor(token) == parsed
-
-
-@pytest.mark.parametrize("token", ["-1", "abc", "1.5", "x@y"])
-def test_bad_cursor(token):
-    with pytest.raises(errors.BrunoOpsError, match="cursor must be"):
-        parse_cursor(token)
-
-
-def test_format_cursor_roundtrip():
-    assert session_cursor.format_cursor(0, "r1") == "0"
-    assert parse_cursor(session_cursor.format_cursor(42, "r1")) == (42, "r1")
-
-
 def test_tally_counts_every_code_and_samples_are_bounded():
     counts, samples = new_cleanup_counts(), Samples(2)
     keys = [b"k%d" % i for i in range(9)]
@@ -111,125 +45,3 @@ def test_tally_counts_every_code_and_samples_are_bounded():
     assert diff["before"]["without_ttl"] == 2 and diff["after"]["without_ttl"] == 1
     assert diff["after"]["ttl_longer_than_max_ttl"] == 0
     assert diff["before"]["deleted_keys"] == ["k0", "k1"]
-
-
-class FakeRedis:
-    """SCAN over fixed pages; INFO gives a run_id that a test can change (a restarted server)."""
-
-    def __init__(self, pages, run_id="run-a"):
-        self.pages = pages  # cursor -> (next cursor, keys)
-        self.run_id = run_id
-        self.scans = []
-
-    def info(self, _section):
-        return {"run_id": self.run_id}
-
-    def scan(self, cursor, match, count):
-        self.scans.append((cursor, match, count))
-        return self.pages[cursor]
-
-
-class FakeClient:
-    """What StandaloneKeyspace uses of a RedisClient."""
-
-    address = "redis://fake:6379/0"
-
-    def __init__(self, raw):
-        self.raw = raw
-
-    @contextlib.contextmanager
-    def translate(self, _action):
-        yield
-
-
-def fake_keyspace(raw):
-    return StandaloneKeyspace(FakeClient(raw))
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 100.0
-
-    def __call__(self):
-        return self.now
-
-    def sleep(self, seconds):
-        self.now += seconds
-
-
-PAGES = {0: (5, [b"a", b"b"]), 5: (9, [b"c"]), 9: (0, [b"d", b"e"])}
-
-
-def params(**overrides):
-    base = dict(batch_size=1000, ops_per_second=None, max_duration=None, cursor="0")
-    base.update(overrides)
-    return base
-
-
-def test_scan_loop_walks_every_page_and_completes():
-    raw = FakeRedis(PAGES)
-    loop = ScanLoop(fake_keyspace(raw), "p*", params())
-    assert list(loop.batches()) == [[b"a", b"b"], [b"c"], [b"d", b"e"]]
-    loop.finish()
-    assert loop.complete and loop.token() == "0"
-
-
-def test_scan_loop_stops_at_max_duration_with_a_resume_token():
-    clock = FakeClock()
-    raw = FakeRedis(PAGES)
-    loop = ScanLoop(fake_keyspace(raw), "p*", params(max_duration=10), clock=clock, sleep=clock.sleep)
-    seen = []
-    for keys in loop.batches():
-        seen.append(keys)
-        clock.now += 6  # each batch takes 6 s: the second one exhausts the budget
-    assert seen == [[b"a", b"b"], [b"c"]]
-    assert not loop.complete and loop.stopped_by == "max_duration"
-    assert loop.token() == "9@run-a"
-    resumed = ScanLoop(fake_keyspace(raw), "p*", params(cursor=loop.token()))
-    assert list(resumed.batches()) == [[b"d", b"e"]]
-
-
-def test_failure_mid_batch_leaves_the_cursor_at_that_batch():
-    loop = ScanLoop(fake_keyspace(FakeRedis(PAGES)), "p*", params())
-    batches = loop.batches()
-    next(batches)
-    next(batches)  # the consumer fails while handling [c]: the position stays at the start of [c]
-    assert loop.token() == "5@run-a"
-
-
-def test_cursor_from_a_restarted_server_starts_over():
-    raw = FakeRedis(PAGES, run_id="run-b")
-    loop = ScanLoop(fake_keyspace(raw), "p*", params(cursor="9@run-a"))
-    assert loop.restarted and loop.cursor == 0
-    assert len(list(loop.batches())) == 3
-    assert "started over" in loop.warnings[0]
-
-
-def test_restart_during_the_run_makes_it_incomplete():
-    raw = FakeRedis(PAGES)
-    loop = ScanLoop(fake_keyspace(raw), "p*", params())
-    list(loop.batches())
-    raw.run_id = "run-b"
-    loop.finish()
-    assert not loop.complete and loop.token() == "0"
-    assert "restarted during the run" in loop.warnings[0]
-
-
-def test_rate_limit_caps_the_scan_count_and_paces():
-    clock = FakeClock()
-    raw = FakeRedis(PAGES)
-    loop = ScanLoop(fake_keyspace(raw), "p*", params(ops_per_second=2.0), clock=clock, sleep=clock.sleep)
-    list(loop.batches())
-    assert {count for _c, _m, count in raw.scans} == {2}
-    assert clock.now == pytest.approx(100.0 + 5 / 2.0)  # 5 keys at 2 per second
-
-
-def test_failure_carries_cursor_and_counts():
-    loop = ScanLoop(fake_keyspace(FakeRedis(PAGES)), "p*", params())
-    loop.cursor = 5
-    exc = session_cursor.failure_with_cursor(
-        errors.BrunoOpsError("cannot x: Redis at redis://h:1/0 is unreachable", kind=errors.UNREACHABLE),
-        loop, {"scanned": 2, "deleted": 1}, "session cleanup", "Nothing is half-applied")
-    assert exc.kind == errors.UNREACHABLE
-    assert exc.details["cursor"] == "5@run-a" and exc.details["deleted"] == 1
-    assert "rerun with cursor=5@run-a" in exc.message and "unreachable" in exc.message

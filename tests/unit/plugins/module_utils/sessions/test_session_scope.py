@@ -1,4 +1,5 @@
-"""What the session modules share: the scope spec its doc fragment mirrors, the change entry, a mid-run failure."""
+"""What the session modules share: pattern validation, the specs their doc fragments mirror, the change entry,
+a mid-run failure as a module result."""
 
 import pytest
 import yaml
@@ -7,6 +8,7 @@ from ansible_collections.bruno.ops.plugins.doc_fragments import session_lock as 
 from ansible_collections.bruno.ops.plugins.doc_fragments import session_scope as scope_fragment
 from ansible_collections.bruno.ops.plugins.module_utils import errors
 from ansible_collections.bruno.ops.plugins.module_utils.sessions import cursor, lock, scope
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.scope import literal_prefix, resolve_scope
 
 
 @pytest.mark.parametrize(("fragment", "spec"), [
@@ -51,3 +53,44 @@ def test_a_failure_before_the_walk_is_raised_again():
     exc = errors.BrunoOpsError("bad", kind=errors.INVALID)
     with pytest.raises(errors.BrunoOpsError):
         cursor.resumable_failure(exc)
+
+
+@pytest.mark.parametrize(("pattern", "literal"), [
+    ("bruno:session:*", "bruno:session:"),
+    ("*", ""),
+    ("?abc*", ""),
+    ("[ab]*", ""),
+    ("a\\*b*", "a*b"),
+    ("plain", "plain"),
+])
+def test_literal_prefix(pattern, literal):
+    assert literal_prefix(pattern) == literal
+
+
+def test_default_pattern_is_the_escaped_prefix():
+    assert resolve_scope("bruno:session:", None, False) == "bruno:session:*"
+    assert resolve_scope("odd*name:", None, False) == "odd\\*name:*"
+
+
+@pytest.mark.parametrize(("prefix", "pattern"), [
+    ("bruno:session:", "*"),
+    ("bruno:session:", "?*"),
+    ("bruno:session:", "[b]runo:session:*"),
+    ("", "anything*"),
+    ("", None),
+])
+def test_broad_patterns_are_refused(prefix, pattern):
+    with pytest.raises(errors.BrunoOpsError) as raised:
+        resolve_scope(prefix, pattern, False)
+    assert raised.value.kind == errors.INVALID
+    assert "allow_broad_pattern" in raised.value.message
+
+
+def test_broad_pattern_allowed_when_asked():
+    assert resolve_scope("", "*", True) == "*"
+
+
+def test_pattern_must_carry_the_prefix():
+    with pytest.raises(errors.BrunoOpsError, match="does not start with prefix"):
+        resolve_scope("bruno:session:", "other:*", False)
+    assert resolve_scope("bruno:session:", "bruno:session:abc*", False) == "bruno:session:abc*"
