@@ -149,3 +149,10 @@ def test_failure_carries_cursor_and_counts():
     assert exc.kind == errors.UNREACHABLE
     assert exc.details["cursor"] == "5@run-a" and exc.details["deleted"] == 1
     assert "rerun with cursor=5@run-a" in exc.message and "unreachable" in exc.message
+
+
+@pytest.mark.parametrize(("diff_mode", "kept"), [(True, True), (False, False)])
+def test_diff_is_returned_only_under_diff(diff_mode, kept):
+    module = type("Module", (), {"_diff": diff_mode})()
+    result = session_cursor.diff_when_asked({"diff": {"before": {}, "after": {}}, "changed": False}, module)
+    assert ("diff" in result) is kept
