@@ -41,3 +41,16 @@ class BrunoOpsError(Exception):
 
     def __str__(self):
         return self.message
+
+
+def missing_library(library, install, import_error, needed_for=""):
+    """The error a client layer raises when its guarded import failed; never raised at import time."""
+    return BrunoOpsError(
+        "the '%s' Python library is required on the host running this module%s: pip install %s"
+        % (library, " (%s)" % needed_for if needed_for else "", install),
+        kind=MISSING_LIBRARY, exception=import_error)
+
+
+def connection_option(spec, required=False):
+    """A backend's nested connection option (`kubernetes`, `redis`, ...), ready to drop into an argument spec."""
+    return dict(type="dict", required=required, options=spec)

@@ -28,7 +28,7 @@ HTTP_ENDPOINT_SPEC = dict(
 
 def http_option(required=False):
     """An HTTP endpoint module option, ready to drop into an argument spec."""
-    return dict(type="dict", required=required, options=HTTP_ENDPOINT_SPEC)
+    return errors.connection_option(HTTP_ENDPOINT_SPEC, required)
 
 
 def describe_address(url):

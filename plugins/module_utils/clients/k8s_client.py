@@ -67,16 +67,12 @@ def with_env_auth(params, environ=None):
 
 def kubernetes_option(required=False):
     """The `kubernetes` module option, ready to drop into an argument spec."""
-    return dict(type="dict", required=required, options=KUBERNETES_CONNECTION_SPEC)
+    return errors.connection_option(KUBERNETES_CONNECTION_SPEC, required)
 
 
 def require_kubernetes():
     if k8s is None:
-        raise errors.BrunoOpsError(
-            "the 'kubernetes' Python library is required on the host running this module: pip install kubernetes",
-            kind=errors.MISSING_LIBRARY,
-            exception=K8S_IMPORT_ERROR,
-        )
+        raise errors.missing_library("kubernetes", "kubernetes", K8S_IMPORT_ERROR)
 
 
 def _default_kubeconfig():

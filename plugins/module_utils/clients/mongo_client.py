@@ -45,16 +45,12 @@ _UNAUTHORIZED = 13
 
 def mongodb_option(required=False):
     """The `mongodb` module option, ready to drop into an argument spec."""
-    return dict(type="dict", required=required, options=MONGODB_CONNECTION_SPEC)
+    return errors.connection_option(MONGODB_CONNECTION_SPEC, required)
 
 
 def require_pymongo():
     if pymongo is None:
-        raise errors.BrunoOpsError(
-            "the 'pymongo' Python library is required on the host running this module: pip install pymongo",
-            kind=errors.MISSING_LIBRARY,
-            exception=PYMONGO_IMPORT_ERROR,
-        )
+        raise errors.missing_library("pymongo", "pymongo", PYMONGO_IMPORT_ERROR)
 
 
 def describe_address(params):

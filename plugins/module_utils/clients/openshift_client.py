@@ -34,9 +34,8 @@ JSON_PATCH = "application/json-patch+json"
 
 def require_openshift():
     if OPENSHIFT_IMPORT_ERROR is not None:
-        raise errors.BrunoOpsError(
-            "kind DeploymentConfig needs the 'openshift' Python library on the host running this module: "
-            "pip install openshift", kind=errors.MISSING_LIBRARY, exception=OPENSHIFT_IMPORT_ERROR)
+        raise errors.missing_library("openshift", "openshift", OPENSHIFT_IMPORT_ERROR,
+                                     needed_for="for kind DeploymentConfig")
 
 
 class CountingDynamicClient(DynamicClient):

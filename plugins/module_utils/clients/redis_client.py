@@ -41,16 +41,12 @@ REDIS_CONNECTION_SPEC = dict(
 
 def redis_option(required=False):
     """The `redis` module option, ready to drop into an argument spec."""
-    return dict(type="dict", required=required, options=REDIS_CONNECTION_SPEC)
+    return errors.connection_option(REDIS_CONNECTION_SPEC, required)
 
 
 def require_redis():
     if redis is None:
-        raise errors.BrunoOpsError(
-            "the 'redis' Python library is required on the host running this module: pip install redis[hiredis]",
-            kind=errors.MISSING_LIBRARY,
-            exception=REDIS_IMPORT_ERROR,
-        )
+        raise errors.missing_library("redis", "redis[hiredis]", REDIS_IMPORT_ERROR)
 
 
 def describe_address(params):
