@@ -140,6 +140,11 @@ def roles_of_playbook(path):
             name = role if isinstance(role, str) else role.get("role") or role.get("name")
             if role_dir(name):
                 found.append((role_dir(name), "main"))
+            # The guarded_change role runs the change roles it is given under its lock (roles/guarded_change).
+            steps = (role.get("vars") or {}).get("guarded_change_steps") if isinstance(role, dict) else None
+            for step in steps or []:
+                if role_dir(step["role"]):
+                    found.append((role_dir(step["role"]), "main"))
         for task in tasks_of(play):
             for key in INCLUDE_ROLE & set(task):
                 args = task[key]
