@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from ansible_collections.bruno.ops.plugins.doc_fragments.connection import http_suboptions
-
 
 class ModuleDocFragment:
     # The `endpoint` option: mirrors HTTP_ENDPOINT_SPEC in plugins/module_utils/clients/http_client.py.
@@ -14,5 +12,33 @@ options:
     description:
       - How to reach an HTTP endpoint of a service, such as the C(/metrics) of agent-bruno.
     type: dict
-""" + http_suboptions("Base URL of the service, for example C(http://agent-bruno-service.bruno:8080).",
-                      "a tenant or routing header")
+    suboptions:
+      url:
+        description: Base URL of the service, for example C(http://agent-bruno-service.bruno:8080).
+        type: str
+        required: true
+      bearer_token:
+        description: Token sent as C(Authorization Bearer). Never logged.
+        type: str
+      username:
+        description: User for HTTP basic authentication.
+        type: str
+      password:
+        description: Password for HTTP basic authentication. Never logged.
+        type: str
+      ca_cert:
+        description: CA bundle to verify an HTTPS server with.
+        type: path
+      validate_certs:
+        description: Verify the HTTPS server certificate.
+        type: bool
+        default: true
+      timeout:
+        description: Seconds to wait for one HTTP response.
+        type: float
+        default: 10.0
+      headers:
+        description: Extra HTTP headers to send, for example a tenant or routing header.
+        type: dict
+        default: {}
+"""

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from ansible_collections.bruno.ops.plugins.doc_fragments.connection import tls_suboptions
-
 
 class ModuleDocFragment:
     # Mirrors MONGODB_CONNECTION_SPEC in plugins/module_utils/clients/mongo_client.py.
@@ -44,7 +42,22 @@ options:
         description: Database the application's data lives in.
         type: str
         default: bruno
-""" + tls_suboptions("mongodb") + r"""
+      tls:
+        description: Connect with TLS.
+        type: bool
+        default: false
+      ca_cert:
+        description: CA bundle to verify the server certificate with.
+        type: path
+      validate_certs:
+        description: Verify the server certificate when O(mongodb.tls=true).
+        type: bool
+        default: true
+      connect_timeout:
+        description: Seconds to wait for the TCP (and TLS) connection.
+        type: float
+        default: 5.0
+
       server_selection_timeout:
         description: Seconds to wait for a usable server before giving up.
         type: float

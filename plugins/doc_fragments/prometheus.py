@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from ansible_collections.bruno.ops.plugins.doc_fragments.connection import http_suboptions
-
 
 class ModuleDocFragment:
     # Mirrors HTTP_ENDPOINT_SPEC in plugins/module_utils/clients/http_client.py.
@@ -15,5 +13,33 @@ options:
       - How to reach the Prometheus HTTP API.
       - Share it between tasks with C(module_defaults) and the C(group/bruno.ops.prometheus) action group.
     type: dict
-""" + http_suboptions("Base URL of Prometheus, for example C(http://prometheus.monitoring:9090).",
-                      "a tenant header of a multi-tenant Prometheus")
+    suboptions:
+      url:
+        description: Base URL of Prometheus, for example C(http://prometheus.monitoring:9090).
+        type: str
+        required: true
+      bearer_token:
+        description: Token sent as C(Authorization Bearer). Never logged.
+        type: str
+      username:
+        description: User for HTTP basic authentication.
+        type: str
+      password:
+        description: Password for HTTP basic authentication. Never logged.
+        type: str
+      ca_cert:
+        description: CA bundle to verify an HTTPS server with.
+        type: path
+      validate_certs:
+        description: Verify the HTTPS server certificate.
+        type: bool
+        default: true
+      timeout:
+        description: Seconds to wait for one HTTP response.
+        type: float
+        default: 10.0
+      headers:
+        description: Extra HTTP headers to send, for example a tenant header of a multi-tenant Prometheus.
+        type: dict
+        default: {}
+"""

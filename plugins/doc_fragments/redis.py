@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from ansible_collections.bruno.ops.plugins.doc_fragments.connection import tls_suboptions
-
 
 class ModuleDocFragment:
     # Mirrors REDIS_CONNECTION_SPEC in plugins/module_utils/clients/redis_client.py.
@@ -39,7 +37,22 @@ options:
       password:
         description: Password of O(redis.username), or the C(requirepass) password. Never logged.
         type: str
-""" + tls_suboptions("redis") + r"""
+      tls:
+        description: Connect with TLS.
+        type: bool
+        default: false
+      ca_cert:
+        description: CA bundle to verify the server certificate with.
+        type: path
+      validate_certs:
+        description: Verify the server certificate when O(redis.tls=true).
+        type: bool
+        default: true
+      connect_timeout:
+        description: Seconds to wait for the TCP (and TLS) connection.
+        type: float
+        default: 5.0
+
       socket_timeout:
         description: Seconds to wait for a reply to one command.
         type: float

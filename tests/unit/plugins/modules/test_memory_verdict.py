@@ -45,7 +45,7 @@ def test_the_verdict_carries_each_cause_fix(capsys):
 
 
 def test_the_join_leaves_the_catalogue_alone(capsys):
-    _, result = run_main(capsys, {"results": RESULTS})
+    _rc, result = run_main(capsys, {"results": RESULTS})
     result["verdict"]["causes"][0]["fix"]["playbooks"].clear()
     assert all(entry["playbooks"] for entry in FIXES.values())
 
@@ -63,6 +63,6 @@ def test_a_wrong_threshold_fails_with_one_clear_error(capsys, thresholds, messag
 
 
 def test_thresholds_in_bounds_change_the_verdict(capsys):
-    _, result = run_main(capsys, {"results": RESULTS, "thresholds": {"sessions_many": "1000000"}})
+    _rc, result = run_main(capsys, {"results": RESULTS, "thresholds": {"sessions_many": "1000000"}})
     assert result["verdict"]["thresholds"]["sessions_many"] == 1000000.0
     assert result["verdict"]["primary"] == "unknown"  # 300k sessions are no longer many

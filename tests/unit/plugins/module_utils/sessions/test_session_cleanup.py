@@ -30,6 +30,7 @@ def test_policies_keep_only_those_set():
     assert validate_policies({"missing_ttl": 60, "max_ttl": None, "max_idle": 10}) == {"missing_ttl": 60,
                                                                                        "max_idle": 10}
 
+
 def test_tally_counts_every_code_and_samples_are_bounded():
     counts, samples = new_cleanup_counts(), Samples(2)
     keys = [b"k%d" % i for i in range(9)]
