@@ -1,7 +1,8 @@
-"""agent-bruno: the lab's sample LLM chat agent (sessions in Redis, archived conversations in MongoDB).
+"""agent-bruno for the lab: the real agent-bruno's interface (brunovlucena/homelab) as a small service.
 
-A small real service, run as a local process: `PYTHONPATH=lab python -m agent_bruno`. See README.md
-beside this file for its configuration, storage format, metrics and lab knobs.
+Sessions in Redis (one list of turns per client IP), every turn in MongoDB `agent_bruno.conversations`,
+answers from an Ollama API (`agent_bruno.ollama_stub` in the lab). Run: `PYTHONPATH=lab python -m agent_bruno`.
+README.md beside this file: the interface, and where the lab differs from the real app.
 """
 
 __version__ = "0.1.0"

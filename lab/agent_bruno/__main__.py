@@ -1,4 +1,4 @@
-"""`python -m agent_bruno` (with lab/ on sys.path) runs the service until SIGTERM/SIGINT."""
+"""`python -m agent_bruno` (with lab/ on sys.path) runs the service until SIGTERM/SIGINT (then exit 0)."""
 
 import sys
 

@@ -1,303 +1,361 @@
-"""The HTTP side: routes, JSON responses, one log line per request, clean shutdown on SIGTERM/SIGINT."""
+"""agent-bruno's HTTP service: the real app's endpoints and JSON on the standard library's HTTP server.
+
+Every request is counted in bruno_requests_total / bruno_request_duration_seconds with its raw path as
+`endpoint` (like the real app's middleware), except the lab-only /lab/* controls.
+"""
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import signal
-import socket
 import sys
 import threading
 import time
-import uuid
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit, urlunsplit
 
-import pymongo
-import redis
-from prometheus_client import CONTENT_TYPE_LATEST
+from agent_bruno import __version__, llm, metrics, store, turns
+from agent_bruno import config as config_mod
+from agent_bruno import lab as lab_mod
 
-from agent_bruno import __version__, config, core, labknobs, metrics, store
-
-LOG = logging.getLogger("agent_bruno")
-
-
-def redact(url):
-    """A URL with its password replaced by ***, for logs."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = "%s:***@%s" % (parts.username or "", parts.netloc.rsplit("@", 1)[1])
-    return urlunsplit(parts._replace(netloc=netloc))
+LOG = logging.getLogger("src.main")
+CORE_LOG = logging.getLogger("src.agent.core")
+ACCESS_LOG = logging.getLogger("uvicorn.access")
+MAX_BODY = 8 << 20
+JSON_TYPE = "application/json"
 
 
-def short_error(exc):
-    return "%s: %s" % (type(exc).__name__, str(exc)[:200])
+class Reply:
+    __slots__ = ("status", "body", "content_type")
+
+    def __init__(self, status, payload=None, content_type=JSON_TYPE, raw=None):
+        self.status = status
+        self.content_type = content_type
+        self.body = raw if raw is not None else turns.dump_response(payload)
 
 
-def proc_memory(path="/proc/self/status"):
-    """VmRSS, VmHWM, VmSize, VmPeak and VmSwap in bytes, and Threads, from /proc/self/status."""
-    out = {}
-    wanted = {"VmRSS": "rss_bytes", "VmHWM": "rss_peak_bytes", "VmSize": "vms_bytes", "VmPeak": "vms_peak_bytes",
-              "VmSwap": "swap_bytes", "Threads": "threads"}
-    with open(path) as status:
-        for line in status:
-            name, _sep, rest = line.partition(":")
-            if name in wanted:
-                fields = rest.split()
-                value = int(fields[0])
-                out[wanted[name]] = value * 1024 if len(fields) > 1 and fields[1] == "kB" else value
-    return out
+def detail(status, text):
+    return Reply(status, {"detail": text})
 
 
-class App:
-    """The service's parts, built from a Config."""
+class Agent:
+    """The application: stores, LLM and the handlers of each endpoint (no HTTP parsing here)."""
 
     def __init__(self, cfg):
         self.cfg = cfg
-        self.archive = store.MongoArchive(cfg) if cfg.mongo_enabled else None
-        self.store = store.SessionStore(cfg, self.archive)
-        self.metrics = metrics.Metrics(cfg, self.store, self.archive)
-        self.lab = labknobs.LabKnobs(cfg, self.store) if cfg.lab_mode else None
+        self.redis = store.RedisStore(cfg.redis_url, cfg.session_ttl, cfg.source_addr)
+        self.mongo = store.MongoStore(cfg.mongodb_url, cfg.mongodb_db, cfg.mongo_timestamp, cfg.persistence_broken)
+        self.lab = lab_mod.Lab(cfg, self.mongo)
 
-    def chat(self, body):
-        """(status, response object) for POST /chat."""
-        try:
-            session_id, message = core.parse_chat_request(body)
-            result = self.store.chat(session_id or uuid.uuid4().hex, message)
-        except core.BadRequest as exc:
-            return 400, {"error": str(exc)}
-        except store.Contention as exc:
-            return 503, {"error": str(exc)}
-        except store.CorruptSession as exc:
-            return 500, {"error": str(exc)}
-        except redis.RedisError as exc:
-            LOG.warning("chat: redis: %s", short_error(exc))
-            return 503, {"error": "redis unavailable: %s" % short_error(exc)}
-        m = self.metrics
-        m.context_messages.observe(result.context_len)
-        m.archived.inc(result.archived)
-        if result.archive_error:
-            m.archive_errors.inc()
-        return 200, {"session_id": result.session_id, "reply": result.reply, "turn": result.turn,
-                     "context_messages": result.context_len}
+    def connect(self):
+        self.redis.connect()
+        self.mongo.connect()
+        LOG.info("✅ Memory manager connected")
+
+    def disconnect(self):
+        self.lab.release()
+        self.redis.disconnect()
+        self.mongo.disconnect()
 
     def health(self):
+        redis_ok = self.redis.health_check()
+        mongo_ok = self.mongo.health_check()
+        return {"redis": redis_ok, "mongodb": mongo_ok, "overall": redis_ok and mongo_ok}
+
+    # --- the agent (core) --------------------------------------------------------------------------
+    def converse(self, message, ip, context):
         try:
-            self.store.ping()
-            redis_state = "ok"
-        except redis.RedisError as exc:
-            redis_state = "error: " + short_error(exc)
-        if self.archive is None:
-            mongo_state = "disabled"
-        else:
+            recent = self.redis.recent(ip, turns.CONTEXT_TURNS)
+            prompt = turns.build_prompt(message, turns.format_context(recent))
+            text = llm.generate(self.cfg.ollama_url, self.cfg.ollama_model, prompt)
+            now = turns.utcnow()
+            turn = turns.make_turn(message, text, context, now)
+            self.redis.save_turn(ip, turn)
+            self.mongo.save(ip, turn, turns.utcnow() if self.cfg.mongo_timestamp == "datetime" else now)
+            return {"success": True, "response": text, "model": self.cfg.ollama_model}
+        except Exception as exc:  # pylint: disable=broad-except
+            CORE_LOG.error("❌ Chat error: %s", exc)
+            return {"success": False, "error": str(exc), "response": turns.APOLOGY}
+
+    # --- endpoints ---------------------------------------------------------------------------------
+    def get_root(self, _request):
+        return Reply(200, {
+            "service": "agent-bruno", "version": __version__, "status": "running",
+            "endpoints": {"chat": "/chat", "mcp_chat": "/mcp/chat", "health": "/health", "ready": "/ready",
+                          "status": "/status", "metrics": "/metrics", "memory": "/memory/{ip}",
+                          "knowledge": "/knowledge/summary"},
+        })
+
+    def get_health(self, _request):
+        return Reply(200, {"status": "healthy", "service": "agent-bruno"})
+
+    def get_ready(self, _request):
+        health = self.health()
+        if not health["overall"]:
+            LOG.warning("⚠️  Service running in degraded mode: Redis=%s, MongoDB=%s",
+                        health["redis"], health["mongodb"])
+        return Reply(200, {"status": "ready" if health["overall"] else "degraded", "service": "agent-bruno",
+                           "health": health, "degraded": not health["overall"]})
+
+    def get_status(self, _request):
+        health = self.health()
+        return Reply(200, {"status": "healthy" if health["overall"] else "degraded", "service": "agent-bruno",
+                           "ready": True, "health": {"redis": health["redis"], "mongodb": health["mongodb"]},
+                           "degraded": not health["overall"]})
+
+    def get_metrics(self, _request):
+        return Reply(200, content_type=metrics.CONTENT_TYPE, raw=metrics.exposition())
+
+    def post_chat(self, request):
+        message, context, errors = turns.validate_chat(request.body)
+        if errors:
+            return Reply(422, {"detail": errors})
+        if self.cfg.lab_mode:
+            fault = self.lab.next_fault()
+            if fault and fault[0] == "slow":
+                time.sleep(fault[1])
+            elif fault and fault[0] == "error":
+                LOG.error("❌ Chat error: lab fault (injected 500)")
+                return detail(500, "Internal Server Error (lab fault)")
+        result = self.converse(message, request.client_ip, context)
+        metrics.MEMORY_OPERATIONS.labels(operation="chat", status="success").inc()
+        return Reply(200, {"response": result.get("response", turns.HANDLER_APOLOGY),
+                           "timestamp": turns.utcnow().isoformat() + "Z",
+                           "model": result.get("model"), "sources": ["Agent Bruno"]})
+
+    def get_memory(self, _request, ip):
+        try:
+            recent = self.redis.recent(ip, turns.CONTEXT_TURNS)
+            total = self.mongo.total(ip)
+        except Exception as exc:  # pylint: disable=broad-except
+            LOG.error("❌ Get memory error: %s", exc)
+            return detail(500, str(exc))
+        return Reply(200, {"ip": ip, "recent_messages": len(recent), "total_conversations": total,
+                           "has_history": total > 0})
+
+    def get_history(self, request, ip):
+        limit, errors = turns.query_int(request.query, "limit", 50)
+        skip, more = turns.query_int(request.query, "skip", 0)
+        if errors or more:
+            return Reply(422, {"detail": (errors or []) + (more or [])})
+        try:
+            history = self.mongo.history(ip, limit, skip)
+        except Exception as exc:  # pylint: disable=broad-except
+            LOG.error("❌ Get history error: %s", exc)
+            return detail(500, str(exc))
+        return Reply(200, {"ip": ip, "history": turns.jsonable(history), "count": len(history)})
+
+    def delete_memory(self, _request, ip):
+        try:
+            self.redis.clear(ip)
+            self.mongo.delete(ip)
+            LOG.info("🗑️ Cleared all memory for IP: %s", ip)
+        except Exception as exc:  # pylint: disable=broad-except
+            LOG.error("❌ Clear memory error: %s", exc)
+            metrics.MEMORY_OPERATIONS.labels(operation="clear", status="error").inc()
+            return detail(500, str(exc))
+        metrics.MEMORY_OPERATIONS.labels(operation="clear", status="success").inc()
+        return Reply(200, {"status": "success", "message": "Memory cleared for IP: %s" % ip})
+
+    def get_stats(self, _request):
+        try:
+            active = self.redis.active_sessions()
+            total = self.mongo.total()
+            unique = self.mongo.unique_ips()
+        except Exception as exc:  # pylint: disable=broad-except
+            LOG.error("❌ Stats error: %s", exc)
+            return detail(500, str(exc))
+        metrics.ACTIVE_SESSIONS.set(active)
+        return Reply(200, {"active_sessions": active, "total_conversations": total, "unique_ips": len(unique)})
+
+    def get_knowledge_summary(self, _request):
+        return Reply(200, {"summary": "Lab stand-in: no homepage knowledge base."})
+
+    def get_knowledge_search(self, request):
+        query = request.query.get("q")
+        if not query:
+            return Reply(422, {"detail": [{"type": "missing", "loc": ["query", "q"], "msg": "Field required",
+                                           "input": None}]})
+        return Reply(200, {"query": query[-1], "results": []})
+
+    # --- lab-only ----------------------------------------------------------------------------------
+    def lab_call(self, request, action):
+        body = None
+        if request.method == "POST":
             try:
-                with pymongo.timeout(1.5):
-                    self.archive.ping()
-                mongo_state = "ok"
-            except pymongo.errors.PyMongoError as exc:
-                mongo_state = "error: " + short_error(exc)
-        if redis_state != "ok":
-            status, code = "error", 503
-        elif mongo_state.startswith("error"):
-            status, code = "degraded", 200  # chats still work; archiving waits (contexts grow past the window)
-        else:
-            status, code = "ok", 200
-        return code, {"status": status, "redis": redis_state, "mongo": mongo_state, "pod": self.cfg.pod_name,
-                      "version": __version__}
+                body = json.loads(request.body.decode("utf-8")) if request.body else {}
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                return detail(400, "body is not JSON: %s" % exc)
+        try:
+            if action == "hold-connections":
+                held, error = self.lab.hold(body)
+                return Reply(200, held) if error is None else Reply(503, dict(held, error=error))
+            calls = {"leak": lambda: self.lab.leak(body), "release": self.lab.release,
+                     "fault": lambda: self.lab.set_fault(body), "persistence": lambda: self.lab.set_persistence(body),
+                     "state": self.lab.state}
+            return Reply(200, calls[action]())
+        except lab_mod.LabRequestError as exc:
+            return detail(400, str(exc))
 
-    def memory(self):
-        out = proc_memory()
-        out["gc"] = {"enabled": gc.isenabled(), "counts": list(gc.get_count()), "thresholds": list(gc.get_threshold()),
-                     "generations": gc.get_stats()}
-        if self.lab is not None:
-            out["lab"] = self.lab.status()
-        return out
 
-    def close(self):
-        if self.lab is not None:
-            self.lab.release()
-        self.store.close()
-        if self.archive is not None:
-            self.archive.close()
+ROUTES = {
+    ("GET", "/"): "get_root",
+    ("GET", "/health"): "get_health",
+    ("GET", "/ready"): "get_ready",
+    ("GET", "/status"): "get_status",
+    ("GET", "/metrics"): "get_metrics",
+    ("POST", "/chat"): "post_chat",
+    ("POST", "/mcp/chat"): "post_chat",
+    ("GET", "/stats"): "get_stats",
+    ("GET", "/knowledge/summary"): "get_knowledge_summary",
+    ("GET", "/knowledge/search"): "get_knowledge_search",
+}
+LAB_ROUTES = {
+    ("POST", "/lab/leak"): "leak", ("POST", "/lab/hold-connections"): "hold-connections",
+    ("POST", "/lab/release"): "release", ("POST", "/lab/fault"): "fault",
+    ("POST", "/lab/persistence"): "persistence", ("GET", "/lab/state"): "state",
+}
+
+
+def _memory_route(method, parts):
+    if len(parts) == 4:
+        if parts[3] != "history":
+            return None, 404, False
+        return ("get_history", (parts[2],), False) if method == "GET" else (None, 405, False)
+    handlers = {"GET": "get_memory", "DELETE": "delete_memory"}
+    return (handlers[method], (parts[2],), False) if method in handlers else (None, 405, False)
+
+
+def route(method, path, lab_mode):
+    """(handler name, args, is_lab) or (None, status, is_lab) for 404/405."""
+    parts = path.split("/")
+    if len(parts) in (3, 4) and parts[1] == "memory" and parts[2]:
+        return _memory_route(method, parts)
+    is_lab = lab_mode and path.startswith("/lab/")
+    table = LAB_ROUTES if is_lab else ROUTES
+    if (method, path) in table:
+        return table[(method, path)], (), is_lab
+    known = any(known_path == path for _method, known_path in table)
+    return None, 405 if known else 404, is_lab
+
+
+class Request:
+    __slots__ = ("method", "path", "query", "body", "client_ip")
+
+    def __init__(self, method, path, query, body, client_ip):
+        self.method, self.path, self.query, self.body, self.client_ip = method, path, query, body, client_ip
 
 
 class Handler(BaseHTTPRequestHandler):
-    server_version = "agent-bruno/" + __version__
+    server_version = "uvicorn"
     sys_version = ""
-    timeout = 30  # an idle or slow client cannot hold a thread (and so shutdown) for longer
+    protocol_version = "HTTP/1.1"
+    timeout = 5  # idle keep-alive connections end after this, so a graceful stop never waits long on them
+    agent = None  # set on the subclass made by serve()
 
-    GET_ROUTES = {"/healthz": "get_healthz", "/metrics": "get_metrics", "/debug/memory": "get_memory"}
-    POST_ROUTES = {"/chat": "post_chat", "/lab/leak": "post_leak", "/lab/hold-connections": "post_hold",
-                   "/lab/release": "post_release"}
+    def log_message(self, format, *args):  # pylint: disable=redefined-builtin
+        """The standard library's own lines (errors) go to the app log at debug level."""
+        LOG.debug("http: " + format, *args)
 
-    @property
-    def app(self):
-        return self.server.app
-
-    # -- plumbing ----------------------------------------------------------------------------------------
-    def do_GET(self):
-        self._dispatch(self.GET_ROUTES, self.POST_ROUTES)
-
-    def do_POST(self):
-        self._dispatch(self.POST_ROUTES, self.GET_ROUTES)
-
-    def _dispatch(self, routes, other_routes):
-        started = time.monotonic()
-        self._status = 0
-        path = urlsplit(self.path).path
-        lab_path = path.startswith("/lab/")
-        try:
-            if lab_path and self.app.lab is None:
-                self._json(404, {"error": "lab knobs are off (set LAB_MODE=1)"})
-            elif path in routes:
-                getattr(self, routes[path])()
-            elif path in other_routes:
-                self._json(405, {"error": "method %s not allowed on %s" % (self.command, path)})
-            else:
-                self._json(404, {"error": "no route %s" % path})
-        except Exception:  # never a traceback to the client
-            LOG.exception("%s %s failed", self.command, path)
-            if not self._status:
-                self._json(500, {"error": "internal error"})
-        finally:
-            LOG.info("%s %s %d %.1fms", self.command, path, self._status,
-                     (time.monotonic() - started) * 1000.0)
-
-    def _send(self, status, body, content_type):
-        self._status = status
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-
-    def _json(self, status, obj):
-        self._send(status, (json.dumps(obj) + "\n").encode(), "application/json")
-
-    def _body(self):
-        """The request body, or None after answering 400/413 for a bad or too large Content-Length."""
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return b""
-        try:
-            length = int(raw)
-            if length < 0:
-                raise ValueError(raw)
-        except ValueError:
-            self._json(400, {"error": "bad Content-Length"})
-            return None
-        if length > self.app.cfg.max_body_bytes:
+    def _handle(self):
+        started = time.perf_counter()
+        split = urllib.parse.urlsplit(self.path)
+        path = urllib.parse.unquote(split.path) or "/"
+        query = urllib.parse.parse_qs(split.query, keep_blank_values=True)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._send(detail(413, "Request body too large"))
             self.close_connection = True
-            self._json(413, {"error": "body larger than %d bytes" % self.app.cfg.max_body_bytes})
-            return None
-        return self.rfile.read(length)
-
-    def log_message(self, format, *args):  # noqa: A002 - BaseHTTPRequestHandler's signature
-        pass  # one line per request comes from _dispatch; protocol errors from log_error
-
-    def log_error(self, format, *args):  # noqa: A002
-        LOG.warning("%s - %s", self.address_string(), format % args)
-
-    # -- routes ------------------------------------------------------------------------------------------
-    def post_chat(self):
-        started = time.monotonic()
-        body = self._body()
-        if body is None:
-            status = self._status
-        else:
-            status, obj = self.app.chat(body)
-            self._json(status, obj)
-        m = self.app.metrics
-        m.chat_requests.labels(status=str(status)).inc()
-        m.chat_seconds.observe(time.monotonic() - started)
-
-    def get_healthz(self):
-        self._json(*self.app.health())
-
-    def get_metrics(self):
-        self._send(200, self.app.metrics.render(), CONTENT_TYPE_LATEST)
-
-    def get_memory(self):
-        self._json(200, self.app.memory())
-
-    def _lab(self, action):
-        body = self._body()
-        if body is None:
             return
+        body = self.rfile.read(length) if length > 0 else b""
+        ip = turns.client_ip(self.headers.get("X-Forwarded-For"), self.client_address[0])
+        request = Request(self.command, path, query, body, ip)
+        name, extra, is_lab = route(self.command, path, self.agent.cfg.lab_mode)
         try:
-            data = core.parse_json_object(body)
-            self._json(200, action(data))
-        except core.BadRequest as exc:
-            self._json(400, {"error": str(exc)})
+            if name is None:
+                reply = detail(extra, "Not Found" if extra == 404 else "Method Not Allowed")
+            elif is_lab:
+                reply = self.agent.lab_call(request, name)
+            else:
+                reply = getattr(self.agent, name)(request, *extra)
+        except Exception:  # pylint: disable=broad-except
+            LOG.exception("unhandled error on %s %s", self.command, path)
+            reply = Reply(500, content_type="text/plain; charset=utf-8", raw=b"Internal Server Error")
+        self._send(reply)
+        if not is_lab:
+            metrics.observe(self.command, path, reply.status, time.perf_counter() - started)
+        ACCESS_LOG.info('%s:%d - "%s %s HTTP/1.1" %d %s', self.client_address[0], self.client_address[1],
+                        self.command, split.path + ("?" + split.query if split.query else ""), reply.status,
+                        self.responses.get(reply.status, ("",))[0])
 
-    def post_leak(self):
-        self._lab(self.app.lab.leak)
+    def _send(self, reply):
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
 
-    def post_hold(self):
-        body = self._body()
-        if body is None:
-            return
-        try:
-            result = self.app.lab.hold(core.parse_json_object(body))
-        except core.BadRequest as exc:
-            self._json(400, {"error": str(exc)})
-            return
-        self._json(503 if "error" in result else 200, result)
-
-    def post_release(self):
-        self._lab(lambda _data: self.app.lab.release())
+    do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _handle
 
 
 class Server(ThreadingHTTPServer):
     daemon_threads = False
-    block_on_close = True  # server_close() waits for requests in flight
-
-    def __init__(self, address, handler, app):
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.app = app
-        super().__init__(address, handler)
+    block_on_close = True
+    allow_reuse_address = True
 
 
-def main():
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
-                        format="%(asctime)s agent-bruno %(levelname)s %(message)s")
+def setup_logging(level):
+    logging.basicConfig(level=level, format="%(asctime)s - %(name)s - %(levelname)s - %(message)s",
+                        stream=sys.stderr, force=True)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(message)s"))
+    ACCESS_LOG.handlers[:] = [handler]
+    ACCESS_LOG.propagate = False
+    ACCESS_LOG.setLevel(level)
+    logging.getLogger("pymongo").setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def main(env=None):
     try:
-        cfg = config.from_env()
-    except config.ConfigError as exc:
-        LOG.error("bad configuration: %s", exc)
+        cfg = config_mod.from_env(env)
+    except config_mod.ConfigError as exc:
+        print("agent-bruno: %s" % exc, file=sys.stderr)
         return 2
-    app = App(cfg)
+    setup_logging(cfg.log_level)
+    LOG.info("🚀 Starting Agent Bruno... (pod %s, redis %s, mongodb %s/%s, session_ttl %d, ollama %s model %s%s)",
+             cfg.pod_name, turns.redact_url(cfg.redis_url), turns.redact_url(cfg.mongodb_url), cfg.mongodb_db,
+             cfg.session_ttl, turns.redact_url(cfg.ollama_url), cfg.ollama_model, ", LAB_MODE" if cfg.lab_mode else "")
+    agent = Agent(cfg)
     try:
-        server = Server((cfg.listen_addr, cfg.port), Handler, app)
+        agent.connect()
+    except Exception:  # pylint: disable=broad-except  # the real app: startup fails, the process exits
+        LOG.error("Application startup failed. Exiting.")
+        agent.redis.disconnect()
+        return 3
+    handler = type("AgentHandler", (Handler,), {"agent": agent})
+    try:
+        httpd = Server((cfg.listen_addr, cfg.port), handler)
     except OSError as exc:
         LOG.error("cannot listen on %s:%d: %s", cfg.listen_addr, cfg.port, exc)
-        app.close()
+        agent.disconnect()
         return 1
-    stopping = threading.Event()
+    stop = threading.Event()
 
     def on_signal(signum, _frame):
-        if not stopping.is_set():
-            stopping.set()
-            LOG.info("signal %d: shutting down", signum)
-            # shutdown() waits for serve_forever() to return, which runs in this (the main) thread.
-            threading.Thread(target=server.shutdown, name="shutdown", daemon=True).start()
+        LOG.info("received %s", signal.Signals(signum).name)
+        stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    host, port = server.server_address[:2]
-    LOG.info("listening on http://%s:%d pod=%s redis=%s mongo=%s session_ttl=%d context_window=%d lab_mode=%s",
-             host, port, cfg.pod_name, redact(cfg.redis_url), redact(cfg.mongo_url) or "disabled",
-             cfg.session_ttl, cfg.context_window, cfg.lab_mode)
-    try:
-        server.serve_forever(poll_interval=0.5)
-    finally:
-        server.server_close()
-        app.close()
-        LOG.info("stopped")
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    LOG.info("✅ Agent Bruno started successfully, listening on %s:%d", cfg.listen_addr, httpd.server_address[1])
+    while not stop.wait(1.0):
+        pass
+    LOG.info("👋 Shutting down Agent Bruno...")
+    httpd.shutdown()
+    httpd.server_close()  # waits for requests in flight
+    agent.disconnect()
+    LOG.info("✅ Shutdown complete")
     return 0

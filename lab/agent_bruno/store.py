@@ -1,298 +1,241 @@
-"""Session storage in Redis (one LIST per session) and the conversation archive in MongoDB.
+"""Session store (Redis) and conversation store (MongoDB), behaving like the real app's two stores.
 
-Appending a turn is one Lua script: it reads the last element's seq, checks it against the seq the caller
-computed the reply for, and RPUSHes the (user, assistant) pair, so concurrent appends to one session never
-interleave or lose a message. With MongoDB, messages leave Redis only after an acknowledged upsert, and a
-second script pops exactly the archived elements from the head (appends go to the tail, so a concurrent
-append is never trimmed).
+Redis: one LIST per client IP; a turn is RPUSH then EXPIRE SESSION_TTL; the prompt reads LRANGE -5 -1.
+When a Redis command fails the store marks itself disconnected and skips Redis (no context, nothing saved)
+until the next health check (GET /ready or /status) pings it successfully again.
+
+MongoDB: `<MONGODB_DB>.conversations`, three indexes (ip, timestamp, ip+timestamp desc) created at start;
+a failed insert/delete raises (the chat then answers the apology text). With `broken` set (the published
+app), every call the real code guards with `if not self.db:` raises what pymongo raises there.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
+import socket
 import threading
-import time
-from dataclasses import dataclass
 
 import pymongo
 import redis
-from pymongo import monitoring
-from pymongo.write_concern import WriteConcern
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
-from agent_bruno import core
+from agent_bruno import turns
 
-LOG = logging.getLogger("agent_bruno")
-MAX_APPEND_ATTEMPTS = 50
-DUPLICATE_KEY = 11000
-ARCHIVE_ROUNDS = 3
-
-# KEYS[1] session list; ARGV: expected next seq, user body, assistant body, ttl (0 = none), window (0 = no trim)
-APPEND_PAIR_LUA = """
-local key = KEYS[1]
-local nxt = 0
-local last = redis.call('LINDEX', key, -1)
-if last then
-  local ok, msg = pcall(cjson.decode, last)
-  if not ok or type(msg) ~= 'table' or type(msg['seq']) ~= 'number' then
-    return redis.error_reply('CORRUPT last element of ' .. key .. ' is not an agent-bruno message')
-  end
-  nxt = msg['seq'] + 1
-end
-if nxt ~= tonumber(ARGV[1]) then
-  return {0, nxt, 0}
-end
-local len = redis.call('RPUSH', key,
-  '{"seq":' .. string.format('%d', nxt) .. ',' .. string.sub(ARGV[2], 2),
-  '{"seq":' .. string.format('%d', nxt + 1) .. ',' .. string.sub(ARGV[3], 2))
-local window = tonumber(ARGV[5])
-if window > 0 and len > window then
-  redis.call('LTRIM', key, -window, -1)
-  len = window
-end
-local ttl = tonumber(ARGV[4])
-if ttl > 0 then
-  redis.call('EXPIRE', key, ttl)
-end
-return {1, nxt, len}
-"""
-
-# KEYS[1] session list; ARGV: the archived elements, oldest first (a prefix of the list when they were read).
-# Pops the head only when it is the next archived element; elements another request popped meanwhile are
-# skipped. So only archived elements ever leave, and appends (at the tail) are never touched.
-TRIM_ARCHIVED_LUA = """
-local n = 0
-for i = 1, #ARGV do
-  if redis.call('LINDEX', KEYS[1], 0) == ARGV[i] then
-    redis.call('LPOP', KEYS[1])
-    n = n + 1
-  end
-end
-return {n, redis.call('LLEN', KEYS[1])}
-"""
+REDIS_LOG = logging.getLogger("src.memory.redis_store")
+MONGO_LOG = logging.getLogger("src.memory.mongo_store")
+COLLECTION = "conversations"
+INDEXES = (["ip"], ["timestamp"], [("ip", 1), ("timestamp", -1)])
 
 
-class ArchiveError(RuntimeError):
-    """MongoDB did not store every archived message."""
+def source_bound_connection(source_addr):
+    """A redis Connection class whose sockets are bound to `source_addr` (lab-only LAB_SOURCE_ADDR), so each
+    agent process shows its own client address in CLIENT LIST like a pod with its own IP."""
+
+    class SourceBoundConnection(redis.Connection):
+        def _connect(self):
+            sock = socket.create_connection((self.host, self.port), timeout=self.socket_connect_timeout,
+                                            source_address=(source_addr, 0))
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.settimeout(self.socket_timeout)
+            return sock
+
+    return SourceBoundConnection
 
 
-class Contention(RuntimeError):
-    """Too many concurrent appends to one session; the client may retry."""
+def redis_client(url, source_addr=""):
+    kwargs = {"encoding": "utf-8", "decode_responses": True}
+    if source_addr and url.startswith("redis://"):
+        kwargs["connection_class"] = source_bound_connection(source_addr)
+    return redis.Redis.from_url(url, **kwargs)
 
 
-class CorruptSession(RuntimeError):
-    """The session key holds something that is not an agent-bruno message list."""
+def redis_connection(url, source_addr=""):
+    """A single Redis connection outside any pool (lab: held connections)."""
+    pool = redis.ConnectionPool.from_url(url)
+    cls = pool.connection_class
+    if source_addr and cls is redis.Connection:
+        cls = source_bound_connection(source_addr)
+    return cls(**pool.connection_kwargs)
 
 
-@dataclass
-class ChatResult:
-    session_id: str
-    turn: int
-    reply: str
-    context_len: int
-    archived: int
-    archive_error: str | None = None
-
-
-def redis_pool(url, max_connections, timeout, socket_timeout, client_name):
-    """A bounded, blocking pool without client-side retries (a retried append could run twice)."""
-    return redis.BlockingConnectionPool.from_url(
-        url, max_connections=max_connections, timeout=timeout, socket_timeout=socket_timeout,
-        socket_connect_timeout=min(socket_timeout, 2.0), retry=Retry(NoBackoff(), 0), client_name=client_name,
-    )
-
-
-def redis_pool_stats(pool):
-    """(connections the pool has open, connections checked out) of a BlockingConnectionPool."""
-    created = len(getattr(pool, "_connections", ()))
-    queue = getattr(pool, "pool", None)
-    in_use = pool.max_connections - queue.qsize() if queue is not None else 0
-    return created, max(in_use, 0)
-
-
-class SessionStore:
-    def __init__(self, cfg, archive=None):
-        self.cfg = cfg
-        self.archive = archive
-        self.pool = redis_pool(cfg.redis_url, cfg.redis_pool_size, cfg.redis_pool_timeout,
-                               cfg.redis_socket_timeout, "agent-bruno")
-        self.redis = redis.Redis(connection_pool=self.pool)
-        # Health checks and the session count use their own two connections, so they still answer while the
-        # main pool is exhausted (the lab's pool-exhaustion scenario) and never queue behind chats.
-        self.ops_pool = redis_pool(cfg.redis_url, 2, 2.0, 2.0, "agent-bruno-ops")
-        self.ops = redis.Redis(connection_pool=self.ops_pool)
-        self._append = self.redis.register_script(APPEND_PAIR_LUA)
-        self._trim = self.redis.register_script(TRIM_ARCHIVED_LUA)
-
-    def key(self, session_id):
-        return core.session_key(self.cfg.session_key_prefix, session_id)
-
-    def chat(self, session_id, message):
-        """Append one turn (user message + fake reply); trim/archive beyond CONTEXT_WINDOW."""
-        key = self.key(session_id)
-        window = self.cfg.context_window
-        in_script_window = 0 if self.archive is not None else window
-        expected = 0  # right for a new session; otherwise the script answers with the real next seq
-        for _attempt in range(MAX_APPEND_ATTEMPTS):
-            turn = core.turn_for_seq(expected)
-            reply = core.fake_reply(message, turn)
-            user = core.encode_body("user", message, time.time())
-            assistant = core.encode_body("assistant", reply, time.time())
-            try:
-                args = [expected, user, assistant, self.cfg.session_ttl, in_script_window]
-                ok, nxt, length = self._append(keys=[key], args=args)
-            except redis.ResponseError as exc:
-                if "CORRUPT" in str(exc) or "WRONGTYPE" in str(exc):
-                    raise CorruptSession("session %s holds data that is not an agent-bruno message list"
-                                         % session_id) from exc
-                raise
-            if ok:
-                break
-            expected = nxt
-        else:
-            raise Contention("session %s: %d concurrent appends won over this one"
-                             % (session_id, MAX_APPEND_ATTEMPTS))
-        result = ChatResult(session_id, turn, reply, length, 0)
-        if self.archive is not None and core.messages_to_archive(length, window):
-            self._archive_and_trim(key, session_id, result)
-        return result
-
-    def _archive_and_trim(self, key, session_id, result):
-        """Archive the oldest messages beyond the window, then pop exactly those. The turn is already stored,
-        so a failure here only leaves the context longer than the window (the next turn retries); it is
-        counted and logged, never turned into an error answer that would make the client send the turn again.
-        """
-        count = core.messages_to_archive(result.context_len, self.cfg.context_window)
-        step = "read"
-        try:
-            raw = self.redis.lrange(key, 0, count - 1)
-            step = "archive"
-            now = time.time()
-            self.archive.save([core.archive_doc(session_id, core.decode_message(item), now) for item in raw])
-            step = "trim"
-            popped, length = self._trim(keys=[key], args=raw)
-        except Exception as exc:  # any failure: keep the messages in Redis
-            result.archive_error = "%s: %s" % (type(exc).__name__, str(exc)[:200])
-            LOG.warning("session %s: %s of %d messages beyond the window failed, context not trimmed: %s",
-                        session_id, step, count, result.archive_error)
-            return
-        result.archived = popped
-        result.context_len = length
-
-    def context(self, session_id):
-        """The messages of a session as dicts (tests and debugging)."""
-        return [core.decode_message(item) for item in self.redis.lrange(self.key(session_id), 0, -1)]
-
-    def ping(self):
-        return self.ops.ping()
-
-    def close(self):
-        for pool in (self.pool, self.ops_pool):
-            with contextlib.suppress(redis.RedisError):  # closing anyway
-                pool.disconnect()
-
-
-class PoolCounter(monitoring.ConnectionPoolListener):
-    """Counts the pymongo pool's open and checked-out connections (CMAP events)."""
-
-    def __init__(self):
+class RedisStore:
+    def __init__(self, url, ttl, source_addr=""):
+        self.url = url
+        self.ttl = ttl
+        self.source_addr = source_addr
+        self.client = None
+        self.connected = False
         self._lock = threading.Lock()
-        self.open = 0
-        self.in_use = 0
 
-    def _add(self, attr, delta):
+    def connect(self):
         with self._lock:
-            setattr(self, attr, getattr(self, attr) + delta)
-
-    def connection_created(self, event):
-        self._add("open", 1)
-
-    def connection_closed(self, event):
-        self._add("open", -1)
-
-    def connection_checked_out(self, event):
-        self._add("in_use", 1)
-
-    def connection_checked_in(self, event):
-        self._add("in_use", -1)
-
-    def pool_created(self, event):
-        pass
-
-    def pool_ready(self, event):
-        pass
-
-    def pool_cleared(self, event):
-        pass
-
-    def pool_closed(self, event):
-        pass
-
-    def connection_ready(self, event):
-        pass
-
-    def connection_check_out_started(self, event):
-        pass
-
-    def connection_check_out_failed(self, event):
-        pass
-
-
-def mongo_client(cfg, pool_size=None, listeners=()):
-    return pymongo.MongoClient(
-        cfg.mongo_url, maxPoolSize=pool_size or cfg.mongo_pool_size, serverSelectionTimeoutMS=cfg.mongo_timeout_ms,
-        connectTimeoutMS=cfg.mongo_timeout_ms, socketTimeoutMS=max(cfg.mongo_timeout_ms, 5000),
-        appname="agent-bruno", event_listeners=list(listeners),
-    )
-
-
-class MongoArchive:
-    """Collection `conversations` of MONGO_DB: one document per archived message, _id "<session>:<seq>"."""
-
-    def __init__(self, cfg):
-        self.pool_counter = PoolCounter()
-        self.client = mongo_client(cfg, listeners=[self.pool_counter])
-        coll = self.client[cfg.mongo_db]["conversations"]
-        if not coll.write_concern.acknowledged:  # a w=0 MONGO_URL must not make archiving fire-and-forget
-            coll = coll.with_options(write_concern=WriteConcern(w=1))
-        self.coll = coll
-
-    def save(self, docs):
-        """Upsert (replace) every doc with acknowledged `update` commands; return only when all are stored.
-
-        A duplicate-key error (11000) means a concurrent request archiving the same message inserted it first
-        (same _id, same content). FerretDB then also skips the rest of the batch, even unordered, without
-        saying so; so whenever the reply does not account for every doc, the stored _ids are read back and
-        the missing docs are written again (bounded). The raw command is used because pymongo's bulk_write
-        fails on the reply FerretDB gives for that error.
-        """
-        pending = {d["_id"]: d for d in docs}
-        for _round in range(ARCHIVE_ROUNDS):
-            if not pending:
+            client = redis_client(self.url, self.source_addr)
+            try:
+                client.ping()
+            except Exception as exc:  # pylint: disable=broad-except
+                client.close()
+                self.client, self.connected = None, False
+                REDIS_LOG.warning("⚠️  Redis unavailable: %s - service will continue with degraded functionality",
+                                  exc)
                 return
-            command = {"update": self.coll.name, "ordered": False,
-                       "updates": [{"q": {"_id": _id}, "u": d, "upsert": True} for _id, d in pending.items()]}
-            if self.coll.write_concern.document:
-                command["writeConcern"] = self.coll.write_concern.document
-            reply = self.coll.database.command(command)  # OperationFailure when ok is 0
-            errors = reply.get("writeErrors") or []
-            fatal = [e for e in errors if e.get("code") != DUPLICATE_KEY]
-            if fatal:
-                raise ArchiveError("%d of %d archive writes failed: %s" % (len(fatal), len(pending),
-                                                                           fatal[0].get("errmsg")))
-            if reply.get("writeConcernError"):
-                raise ArchiveError("write concern error: %s" % reply["writeConcernError"].get("errmsg"))
-            if not errors and reply.get("n") == len(pending):
-                return
-            stored = {d["_id"] for d in self.coll.find({"_id": {"$in": list(pending)}}, {"_id": 1})}
-            pending = {_id: d for _id, d in pending.items() if _id not in stored}
-        if pending:
-            raise ArchiveError("%d messages still not archived after %d rounds" % (len(pending), ARCHIVE_ROUNDS))
+            self.client, self.connected = client, True
+            REDIS_LOG.info("✅ Connected to Redis")
 
-    def ping(self):
-        return self.client.admin.command("ping")
+    def disconnect(self):
+        if self.client is not None:
+            self.client.close()
+            REDIS_LOG.info("🔌 Disconnected from Redis")
 
-    def close(self):
-        self.client.close()
+    def _usable(self, what, ip=None):
+        if self.client is None or not self.connected:
+            REDIS_LOG.debug("⚠️  Redis unavailable, %s%s", what, " for IP: %s" % ip if ip is not None else "")
+            return False
+        return True
+
+    def _failed(self, exc):
+        REDIS_LOG.warning("⚠️  Redis operation failed: %s", exc)
+        self.connected = False
+
+    def save_turn(self, ip, turn):
+        if not self._usable("skipping save", ip):
+            return
+        key = turns.session_key(ip)
+        try:
+            self.client.rpush(key, turns.encode_turn(turn))
+            self.client.expire(key, self.ttl)
+            REDIS_LOG.debug("💾 Saved message for IP: %s", ip)
+        except Exception as exc:  # pylint: disable=broad-except
+            self._failed(exc)
+
+    def recent(self, ip, limit=turns.CONTEXT_TURNS):
+        if not self._usable("returning empty session", ip):
+            return []
+        try:
+            return turns.decode_turns(self.client.lrange(turns.session_key(ip), -limit, -1))
+        except Exception as exc:  # pylint: disable=broad-except
+            self._failed(exc)
+            return []
+
+    def clear(self, ip):
+        if not self._usable("cannot clear session", ip):
+            return
+        try:
+            self.client.delete(turns.session_key(ip))
+            REDIS_LOG.info("🗑️ Cleared session for IP: %s", ip)
+        except Exception as exc:  # pylint: disable=broad-except
+            self._failed(exc)
+
+    def active_sessions(self):
+        if not self._usable("returning 0 active sessions"):
+            return 0
+        try:
+            return len(self.client.keys(turns.session_pattern()))
+        except Exception as exc:  # pylint: disable=broad-except
+            self._failed(exc)
+            return 0
+
+    def health_check(self):
+        if self.client is None:
+            self.connect()
+            return self.connected
+        try:
+            self.client.ping()
+        except Exception as exc:  # pylint: disable=broad-except
+            REDIS_LOG.debug("⚠️  Redis health check failed: %s", exc)
+            self.connected = False
+            return False
+        self.connected = True
+        return True
+
+
+class MongoStore:
+    def __init__(self, url, db_name, timestamp_mode="iso", broken=False):
+        self.url = url
+        self.db_name = db_name
+        self.timestamp_mode = timestamp_mode
+        self.broken = broken  # lab: the published app's `if not self.db:` (every guarded call raises)
+        self.client = None
+        self.db = None
+
+    def connect(self):
+        """Create the indexes and ping; raises when MongoDB cannot be reached (the real app then fails to
+        start)."""
+        try:
+            self.client = pymongo.MongoClient(self.url)
+            self.db = self.client[self.db_name]
+            collection = self.db[COLLECTION]
+            for keys in INDEXES:
+                collection.create_index(keys)
+            MONGO_LOG.info("✅ Created MongoDB indexes")
+            self.client.admin.command("ping")
+            MONGO_LOG.info("✅ Connected to MongoDB: %s", self.db_name)
+        except Exception as exc:
+            MONGO_LOG.error("❌ Failed to connect to MongoDB: %s", exc)
+            raise
+
+    def disconnect(self):
+        if self.client is not None:
+            self.client.close()
+            MONGO_LOG.info("🔌 Disconnected from MongoDB")
+
+    def _collection(self):
+        if self.broken or self.db is None:
+            raise NotImplementedError(turns.DB_TRUTH_ERROR)
+        return self.db[COLLECTION]
+
+    def save(self, ip, turn, created_at):
+        collection = self._collection()
+        try:
+            collection.insert_one(turns.mongo_document(ip, turn, created_at, self.timestamp_mode))
+            MONGO_LOG.debug("💾 Saved conversation for IP: %s", ip)
+        except Exception as exc:
+            MONGO_LOG.error("❌ Failed to save conversation: %s", exc)
+            raise
+
+    def history(self, ip, limit=50, skip=0):
+        collection = self._collection()
+        try:
+            cursor = collection.find({"ip": ip}).sort("timestamp", -1).skip(skip)
+            if limit:
+                cursor = cursor.limit(limit)
+            documents = list(cursor)
+        except Exception as exc:  # pylint: disable=broad-except
+            MONGO_LOG.error("❌ Failed to get conversation history: %s", exc)
+            return []
+        for document in documents:
+            document["_id"] = str(document["_id"])
+        return documents
+
+    def delete(self, ip):
+        collection = self._collection()
+        try:
+            result = collection.delete_many({"ip": ip})
+            MONGO_LOG.info("🗑️ Deleted %d conversations for IP: %s", result.deleted_count, ip)
+        except Exception as exc:
+            MONGO_LOG.error("❌ Failed to delete conversation history: %s", exc)
+            raise
+
+    def total(self, ip=None):
+        collection = self._collection()
+        try:
+            return collection.count_documents({"ip": ip} if ip else {})
+        except Exception as exc:  # pylint: disable=broad-except
+            MONGO_LOG.error("❌ Failed to get total conversations: %s", exc)
+            return 0
+
+    def unique_ips(self):
+        collection = self._collection()
+        try:
+            return collection.distinct("ip")
+        except Exception as exc:  # pylint: disable=broad-except
+            MONGO_LOG.error("❌ Failed to get unique IPs: %s", exc)
+            return []
+
+    def health_check(self):
+        try:
+            if self.client is None:
+                return False
+            self.client.admin.command("ping")
+            return True
+        except Exception as exc:  # pylint: disable=broad-except
+            MONGO_LOG.error("❌ MongoDB health check failed: %s", exc)
+            return False

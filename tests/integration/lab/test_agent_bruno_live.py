@@ -1,18 +1,16 @@
-"""agent-bruno against a real redis-server (and FerretDB when it is built), as a subprocess on a free port.
+"""agent-bruno (lab/agent_bruno) live: a real redis-server and FerretDB of its own on free 127.0.0.1 ports,
+the Ollama stand-in and the agent as subprocesses, checked through the real app's interface.
 
-The servers run on free 127.0.0.1 ports, each stopped by its own PID; every wait is bounded. A missing
-redis-server is a failure, never a skip: installing it is the Makefile's job. (The fixtures live here, not in
-a conftest.py, so that no second module named `conftest` shadows tests/integration/conftest.py.)
+The servers are this module's own (not the session fixtures) because one test stops and restarts them
+while the agent runs. Every wait is bounded; every process is stopped by its own PID.
 """
 
-import contextlib
-import glob
+import datetime
 import http.client
 import json
 import os
-import shutil
+import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,574 +21,380 @@ import pymongo
 import pytest
 import redis
 
-from agent_bruno import __version__, core
+from labctl import procs, services
 
 ROOT = Path(__file__).resolve().parents[3]
-LAB = ROOT / "lab"
+PASSWORD = "agent-it-pw-51c2"  # test-only; must never show up in the agent's log
+SOURCE_ADDR = "127.0.0.2"  # lab-only LAB_SOURCE_ADDR: the agent's Redis client address
+XFF_IP = "203.0.113.10"
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(check, timeout, what, proc=None, log=None):
+def wait_for(check, timeout, what, log=None):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError("%s: process exited with %s\n%s" % (what, proc.returncode, _tail(log)))
         try:
             value = check()
             if value:
                 return value
-        except Exception as exc:  # not up yet
+        except Exception as exc:  # not there yet
             last = exc
         time.sleep(0.05)
-    raise AssertionError("timed out after %ss waiting for %s (%r)\n%s" % (timeout, what, last, _tail(log)))
+    tail = Path(log).read_text(errors="replace")[-3000:] if log and Path(log).exists() else ""
+    raise AssertionError("timed out after %ss waiting for %s (%r)\n%s" % (timeout, what, last, tail))
 
 
-def _tail(log, lines=30):
-    if log is None:
-        return ""
-    try:
-        return "\n".join(Path(log).read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
+class Service:
+    """A `python -m <module>` subprocess on a free port, its output in a log file."""
 
-
-def _stop(proc, timeout=10.0):
-    """SIGTERM our child, wait (bounded), SIGKILL; returns its exit code."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    return proc.returncode
-
-
-def _tcp_open(port):
-    with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-        return True
-
-
-class RedisServer:
-    def __init__(self, workdir, port):
-        self.dir = Path(workdir)
-        self.port = port
+    def __init__(self, module, workdir, env, name):
+        self.module, self.env, self.name = module, env, name
+        self.port = int(env.get("PORT") or procs.free_port())
+        self.env["PORT"] = str(self.port)
+        self.log = Path(workdir) / ("%s.log" % name)
         self.proc = None
-        self.log = self.dir / "redis.log"
 
-    @property
-    def url(self):
-        return "redis://127.0.0.1:%d/0" % self.port
-
-    def start(self):
-        binary = shutil.which("redis-server")
-        if not binary:
-            pytest.fail("redis-server is not installed: the agent-bruno live tests need a real Redis "
-                        "(Debian package redis-server; `make env` installs it)")
-        self.dir.mkdir(parents=True, exist_ok=True)
+    def start(self, wait_path="/health"):
+        full = dict(os.environ, PYTHONPATH=str(ROOT / "lab"), LISTEN_ADDR="127.0.0.1", **self.env)
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-                 "--daemonize", "no", "--dir", str(self.dir)],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for(lambda: self.client().ping(), 15, "redis-server on :%d" % self.port, self.proc, self.log)
+            self.proc = subprocess.Popen([sys.executable, "-m", self.module], cwd=str(ROOT), env=full,
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        if wait_path:
+            wait_for(lambda: self.proc.poll() is None and self.call("GET", wait_path)[0] == 200, 20,
+                     "%s on :%d" % (self.name, self.port), self.log)
         return self
 
-    def stop(self):
-        if self.proc is not None:
-            _stop(self.proc)
-
-    def restart(self):
-        """Start again on the same port (after stop()); an empty Redis, as after a crash without persistence."""
-        self.stop()
-        return self.start()
-
-    def client(self):
-        return redis.Redis(host="127.0.0.1", port=self.port, socket_timeout=5, socket_connect_timeout=2)
-
-
-def ferretdb_binary():
-    cache = os.environ.get("BRUNO_CACHE_DIR") or os.path.expanduser("~/.cache/bruno-ops")
-    found = sorted(glob.glob(os.path.join(cache, "bin", "ferretdb-*", "ferretdb")))
-    return found[-1] if found else None
-
-
-class FerretDB:
-    def __init__(self, workdir, port, binary):
-        self.dir = Path(workdir)
-        self.port = port
-        self.binary = binary
-        self.proc = None
-        self.log = self.dir / "ferretdb.log"
-
-    @property
-    def url(self):
-        return "mongodb://127.0.0.1:%d/" % self.port
-
-    def start(self):
-        (self.dir / "data").mkdir(parents=True, exist_ok=True)
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [self.binary, "--handler=sqlite", "--sqlite-url=file:%s/" % (self.dir / "data"),
-                 "--listen-addr=127.0.0.1:%d" % self.port, "--debug-addr=-", "--telemetry=disable",
-                 "--state-dir=%s" % self.dir, "--log-level=warn"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                env=dict(os.environ, FERRETDB_TELEMETRY="disable"))
-        wait_for(lambda: _tcp_open(self.port), 30, "FerretDB on :%d" % self.port, self.proc, self.log)
-        return self
-
-    def stop(self):
-        if self.proc is not None:
-            _stop(self.proc, timeout=20)
-
-    def restart(self):
-        """Start again on the same port and data directory (after stop())."""
-        self.stop()
-        return self.start()
-
-
-class Agent:
-    """agent-bruno as `python -m agent_bruno` on a free port."""
-
-    def __init__(self, workdir, env):
-        self.port = free_port()
-        self.log = Path(workdir) / ("agent-%d.log" % self.port)
-        ours = ("REDIS_", "MONGO_", "SESSION_", "CONTEXT_", "LAB_", "ACTIVE_")  # only what the test sets
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith(ours)}
-        full_env.update(PYTHONPATH=str(LAB), LISTEN_ADDR="127.0.0.1", PORT=str(self.port), POD_NAME="agent-test",
-                        ACTIVE_SESSIONS_CACHE_SECONDS="0")
-        full_env.update(env)
-        self.env = full_env
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "agent_bruno"], cwd=str(ROOT), env=full_env,
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         start_new_session=True)
-
-    def wait_ready(self):
-        wait_for(lambda: self.request("GET", "/healthz")[0] in (200, 503), 20, "agent-bruno on :%d" % self.port,
-                 self.proc, self.log)
-        return self
-
-    def request(self, method, path, body=None, timeout=30):
-        """(status, parsed JSON or raw text) of one request."""
+    def call(self, method, path, body=None, headers=None, timeout=30):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         try:
-            payload = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
-            headers = {"Content-Type": "application/json"} if payload is not None else {}
-            conn.request(method, path, body=payload, headers=headers)
-            response = conn.getresponse()
-            raw = response.read()
-            if response.getheader("Content-Type", "").startswith("application/json"):
-                return response.status, json.loads(raw)
-            return response.status, raw.decode()
+            data = json.dumps(body).encode() if body is not None else None
+            hdrs = dict(headers or {}, **({"Content-Type": "application/json"} if data is not None else {}))
+            conn.request(method, path, body=data, headers=hdrs)
+            answer = conn.getresponse()
+            raw = answer.read()
+            ctype = answer.getheader("Content-Type", "")
+            return answer.status, (json.loads(raw) if ctype.startswith("application/json") else raw.decode())
         finally:
             conn.close()
 
-    def chat(self, message, session_id=None):
-        body = {"message": message}
-        if session_id is not None:
-            body["session_id"] = session_id
-        return self.request("POST", "/chat", body)
-
-    def metrics(self):
-        status, text = self.request("GET", "/metrics")
-        assert status == 200, text
-        samples = {}
-        for line in text.splitlines():
-            if line and not line.startswith("#"):
-                name, _sep, value = line.rpartition(" ")
-                samples[name] = float(value)
-        return samples
+    def stop(self, timeout=15):
+        if self.proc is None or self.proc.poll() is not None:
+            return None if self.proc is None else self.proc.returncode
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            raise
 
     def log_text(self):
         return self.log.read_text(errors="replace")
 
-    def stop(self):
-        return _stop(self.proc)
 
-
-@pytest.fixture
-def bruno_redis(tmp_path):
-    server = RedisServer(tmp_path / "redis", free_port()).start()
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    work = tmp_path_factory.mktemp("agent-live")
     try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def bruno_ferretdb(tmp_path):
-    binary = ferretdb_binary()
-    if not binary:
-        pytest.skip("FerretDB not built (lab/tools/build-ferretdb.sh, `make tools`); MongoDB archiving untested")
-    server = FerretDB(tmp_path / "ferretdb", free_port(), binary).start()
+        rds = services.Redis(work, procs.free_port(), password=PASSWORD).start()
+        ferret = services.FerretDB(work, procs.free_port()).start()
+    except procs.LabError as exc:  # a missing server is a failed test, never a skip
+        pytest.fail("cannot start the servers: %s" % exc)
+    stub = Service("agent_bruno.ollama_stub", work, {}, "ollama").start(wait_path="/api/tags")
+    env = {
+        "REDIS_URL": "redis://:%s@127.0.0.1:%d/0" % (PASSWORD, rds.port),
+        "MONGODB_URL": "mongodb://127.0.0.1:%d/?serverSelectionTimeoutMS=1500" % ferret.port,
+        "MONGODB_DB": "agent_bruno", "SESSION_TTL": "300", "LOG_LEVEL": "INFO",
+        "OLLAMA_URL": "http://127.0.0.1:%d" % stub.port, "OLLAMA_MODEL": "llama3.2:3b",
+        "LAB_MODE": "1", "POD_NAME": "agent-bruno-it-0", "LAB_SOURCE_ADDR": SOURCE_ADDR,
+    }
+    agent = Service("agent_bruno", work, dict(env), "agent").start()
+    state = {"work": work, "redis": rds, "ferret": ferret, "stub": stub, "agent": agent, "env": env,
+             "r": redis.Redis(port=rds.port, password=PASSWORD),
+             "m": pymongo.MongoClient("mongodb://127.0.0.1:%d/" % ferret.port, serverSelectionTimeoutMS=5000)}
     try:
-        yield server
+        yield state
     finally:
-        server.stop()
+        agent.stop()
+        stub.stop()
+        state["m"].close()
+        ferret.stop()
+        rds.stop()
 
 
-@pytest.fixture
-def start_agent(tmp_path):
-    """start_agent(REDIS_URL=..., **env) -> a running Agent; all are stopped (SIGTERM) after the test."""
-    agents = []
-
-    def start(**env):
-        agent = Agent(tmp_path, {k: str(v) for k, v in env.items()})
-        agents.append(agent)  # stopped at teardown even if it never gets ready
-        return agent.wait_ready()
-
-    yield start
-    for agent in agents:
-        with contextlib.suppress(Exception):
-            agent.stop()
+def chat(agent, message, ip=XFF_IP, context=None, extra=None):
+    body = {"message": message}
+    if context is not None:
+        body["context"] = context
+    return agent.call("POST", "/chat", body, {"X-Forwarded-For": "%s, 10.0.0.1" % ip, **(extra or {})})
 
 
-# ====================================================================================================
-
-PREFIX = "bruno:session:"
-
-
-def stored(server, session_id):
-    return [json.loads(item) for item in server.client().lrange(PREFIX + session_id, 0, -1)]
+def docs(world, ip):
+    return list(world["m"]["agent_bruno"]["conversations"].find({"ip": ip}).sort("timestamp", 1))
 
 
-def assert_pairs_consistent(messages):
-    """User at even seq, its reply right after it, the reply what the fake LLM says for that turn."""
-    by_seq = {m["seq"]: m for m in messages}
-    for seq, msg in by_seq.items():
-        if seq % 2 == 0:
-            assert msg["role"] == "user", msg
-            reply = by_seq.get(seq + 1)
-            if reply is not None:
-                assert reply["role"] == "assistant"
-                assert reply["content"] == core.fake_reply(msg["content"], core.turn_for_seq(seq))
-        else:
-            assert msg["role"] == "assistant", msg
-
-
-# -- chat and the storage format ----------------------------------------------------------------------------
-
-
-def test_chat_appends_pairs_with_increasing_seq_and_refreshes_ttl(bruno_redis, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url, SESSION_TTL=3600)
-    status, first = agent.chat("hello bruno", session_id="s1")
-    assert status == 200, first
-    assert first["session_id"] == "s1" and first["turn"] == 1
-    assert first["reply"] == core.fake_reply("hello bruno", 1)
-    assert len(stored(bruno_redis, "s1")) == 2
-
-    bruno_redis.client().expire(PREFIX + "s1", 100)  # the next turn must refresh it
-    status, second = agent.chat("and again", session_id="s1")
-    assert status == 200 and second["turn"] == 2 and second["context_messages"] == 4
-
-    messages = stored(bruno_redis, "s1")
-    assert [m["seq"] for m in messages] == [0, 1, 2, 3]
-    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
-    assert [m["content"] for m in messages[::2]] == ["hello bruno", "and again"]
-    assert all(isinstance(m["ts"], float) for m in messages)
-    assert messages[0]["ts"] <= messages[2]["ts"]
-    assert_pairs_consistent(messages)
-    assert 3590 <= bruno_redis.client().ttl(PREFIX + "s1") <= 3600
-    assert bruno_redis.client().keys("*") == [(PREFIX + "s1").encode()]  # one key per session, nothing else
-
-
-def test_default_ttl_and_generated_session_id(bruno_redis, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url)
-    status, body = agent.chat("no session given")
+def metric_lines(agent):
+    status, text = agent.call("GET", "/metrics")
     assert status == 200
-    assert len(body["session_id"]) == 32 and int(body["session_id"], 16) >= 0
-    assert 86390 <= bruno_redis.client().ttl(PREFIX + body["session_id"]) <= 86400
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
 
 
-@pytest.mark.parametrize("ttl", ["0", ""])
-def test_session_ttl_zero_or_empty_sets_no_ttl(bruno_redis, start_agent, ttl):
-    agent = start_agent(REDIS_URL=bruno_redis.url, SESSION_TTL=ttl)
-    for _turn in range(2):
-        assert agent.chat("forever", session_id="keep")[0] == 200
-    assert bruno_redis.client().ttl(PREFIX + "keep") == -1
+def metric_value(agent, name, labels=None):
+    for line in metric_lines(agent):
+        series, _space, value = line.rpartition(" ")
+        metric, _brace, rest = series.partition("{")
+        if metric != name:
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', rest))
+        if all(found.get(key) == want for key, want in (labels or {}).items()):
+            return float(value)
+    return None
 
 
-def test_context_window_trims_oldest_without_mongo(bruno_redis, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url, CONTEXT_WINDOW=4)
-    for turn in range(1, 6):
-        status, body = agent.chat("message %d" % turn, session_id="w")
-        assert status == 200 and body["turn"] == turn
-    messages = stored(bruno_redis, "w")
-    assert [m["seq"] for m in messages] == [6, 7, 8, 9]
-    assert messages[0]["content"] == "message 4"
-    assert body["context_messages"] == 4
-    metrics = agent.metrics()
-    assert metrics["bruno_archived_messages_total"] == 0  # archiving is off without MONGO_URL
-    assert metrics["bruno_context_messages_count"] == 5
-
-
-def test_bad_requests_get_json_errors(bruno_redis, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url, MAX_BODY_BYTES=1024)
-    status, answer = agent.request("POST", "/chat", {"message": "x" * 2000})
-    assert status == 413 and "error" in answer
-    for body in (b"{not json", b'{"message": ""}', b'{"message": "x", "session_id": "a b"}', None):
-        status, answer = agent.request("POST", "/chat", body)
-        assert status == 400 and "error" in answer, (body, answer)
-    assert agent.request("GET", "/chat")[0] == 405
-    assert agent.request("GET", "/nope")[0] == 404
-    status, answer = agent.request("POST", "/lab/leak", {"bytes": 10})
-    assert status == 404 and "LAB_MODE" in answer["error"]  # lab knobs are off by default
-    assert bruno_redis.client().dbsize() == 0
-    metrics = agent.metrics()
-    assert metrics['bruno_chat_requests_total{status="400"}'] == 4
-    assert metrics['bruno_chat_requests_total{status="413"}'] == 1
-
-
-def test_foreign_data_in_a_session_key_is_a_500_not_a_crash(bruno_redis, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url)
-    bruno_redis.client().set(PREFIX + "str", "not a list")
-    bruno_redis.client().rpush(PREFIX + "junk", "not json")
-    for session_id in ("str", "junk"):
-        status, answer = agent.chat("hi", session_id=session_id)
-        assert status == 500 and "not an agent-bruno message list" in answer["error"]
-    assert bruno_redis.client().lrange(PREFIX + "junk", 0, -1) == [b"not json"]  # left as it was
-    assert agent.chat("hi", session_id="fine")[0] == 200
-
-
-# -- health and metrics -------------------------------------------------------------------------------------
-
-
-def test_healthz_without_mongo(bruno_redis, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url)
-    status, body = agent.request("GET", "/healthz")
+def test_turns_are_the_real_format_with_ttl_renewal_and_mongo_documents(world):
+    agent, rds = world["agent"], world["r"]
+    ip, key = "203.0.113.21", "bruno:session:203.0.113.21"
+    status, first = chat(agent, "Olá, agent ✓", ip=ip, context={"page": "home"})
     assert status == 200
-    assert (body["status"], body["redis"], body["mongo"], body["pod"]) == ("ok", "ok", "disabled", "agent-test")
+    assert set(first) == {"response", "timestamp", "model", "sources"}
+    assert first["model"] == "llama3.2:3b" and first["sources"] == ["Agent Bruno"]
+    assert first["timestamp"].endswith("Z") and "0 earlier turns" in first["response"]
+    assert rds.type(key) == b"list"
+    (element,) = rds.lrange(key, 0, -1)
+    stamp = json.loads(element)["timestamp"]
+    datetime.datetime.fromisoformat(stamp)
+    expected = json.dumps({"timestamp": stamp, "message": "Olá, agent ✓", "response": first["response"],
+                           "context": {"page": "home"}})
+    assert element == expected.encode("ascii")  # byte for byte Python's default json.dumps
+    assert 0 < rds.ttl(key) <= 300
+
+    rds.expire(key, 7)  # every turn renews the TTL to SESSION_TTL
+    answers = [chat(agent, "turn %d" % n, ip=ip)[1]["response"] for n in range(2, 8)]
+    assert rds.ttl(key) > 7
+    assert rds.llen(key) == 7  # the app never trims
+    assert "4 earlier turns" in answers[3] and "5 earlier turns" in answers[5]  # the prompt reads the last 5
+    elements = [json.loads(item) for item in rds.lrange(key, 0, -1)]
+    assert [item["message"] for item in elements[1:]] == ["turn %d" % n for n in range(2, 8)]
+    assert all(item["context"] == {} for item in elements[1:])
+
+    documents = docs(world, ip)
+    assert len(documents) == 7
+    assert set(documents[0]) == {"_id", "ip", "timestamp", "message", "response", "context", "created_at"}
+    assert [(d["timestamp"], d["message"], d["response"]) for d in documents] == [
+        (e["timestamp"], e["message"], e["response"]) for e in elements]
+    assert isinstance(documents[0]["created_at"], datetime.datetime)
+    indexes = {name: spec["key"] for name, spec in
+               world["m"]["agent_bruno"]["conversations"].index_information().items()}
+    assert {"ip_1", "timestamp_1", "ip_1_timestamp_-1"} <= set(indexes)
 
 
-def test_metrics_count_sessions_and_memory(bruno_redis, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url, REDIS_POOL_SIZE=7)
-    for i in range(3):
-        assert agent.chat("hi", session_id="m%d" % i)[0] == 200
-    bruno_redis.client().set("unrelated:key", "x")
-    metrics = agent.metrics()
-    assert metrics["bruno_active_sessions"] == 3
-    assert metrics["process_resident_memory_bytes"] > 10 * 1024 * 1024
-    assert metrics['bruno_chat_requests_total{status="200"}'] == 3
-    assert metrics["bruno_redis_pool_max"] == 7
-    assert 1 <= metrics["bruno_redis_pool_connections"] <= 7
-    assert metrics["bruno_redis_pool_in_use"] == 0
-    assert metrics["bruno_mongo_pool_max"] == 0
-    assert metrics["bruno_session_ttl_seconds"] == 86400
-    assert metrics['bruno_agent_info{pod="agent-test",version="%s"}' % __version__] == 1
-    assert not any("pod=" in name for name in metrics if not name.startswith("bruno_agent_info"))
-
-    # Many sessions: SCAN pages through them all (COUNT 1000 per call).
-    pipe = bruno_redis.client().pipeline(transaction=False)
-    for i in range(25000):
-        pipe.rpush("%sbulk%d" % (PREFIX, i), '{"seq":0,"role":"user","content":"x","ts":0.0}')
-    pipe.execute()
-    started = time.monotonic()
-    assert agent.metrics()["bruno_active_sessions"] == 25003
-    assert time.monotonic() - started < 5
+def test_client_ip_falls_back_to_the_peer_address(world):
+    agent = world["agent"]
+    assert agent.call("POST", "/chat", {"message": "no proxy"})[0] == 200
+    assert world["r"].llen("bruno:session:127.0.0.1") >= 1
+    assert agent.call("DELETE", "/memory/127.0.0.1")[0] == 200
 
 
-def test_session_count_is_cached_and_bounded(bruno_redis, start_agent):
-    cached = start_agent(REDIS_URL=bruno_redis.url, ACTIVE_SESSIONS_CACHE_SECONDS=60)
-    assert cached.metrics()["bruno_active_sessions"] == 0
-    assert cached.chat("hi", session_id="c")[0] == 200
-    assert cached.metrics()["bruno_active_sessions"] == 0  # the cached count, until it is 60 s old
-
-    pipe = bruno_redis.client().pipeline(transaction=False)
-    for i in range(5000):
-        pipe.set("%sx%d" % (PREFIX, i), "1")
-    pipe.execute()
-    tight = start_agent(REDIS_URL=bruno_redis.url, ACTIVE_SESSIONS_SCAN_BUDGET=1)
-    assert "bruno_active_sessions" not in tight.metrics()  # an unfinished count is not reported as a number
-    assert "SCAN budget" in tight.log_text()
-    dbsize = start_agent(REDIS_URL=bruno_redis.url, ACTIVE_SESSIONS_MODE="dbsize")
-    assert dbsize.metrics()["bruno_active_sessions"] == 5001
-
-
-def test_debug_memory(bruno_redis, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url)
-    status, body = agent.request("GET", "/debug/memory")
-    assert status == 200
-    assert body["rss_bytes"] > 10 * 1024 * 1024 and body["vms_bytes"] >= body["rss_bytes"]
-    assert len(body["gc"]["counts"]) == 3 and "lab" not in body
-
-
-# -- failures, concurrency, shutdown ------------------------------------------------------------------------
-
-
-def test_redis_down_gives_503_json_and_recovers(bruno_redis, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url)
-    assert agent.chat("before", session_id="r")[0] == 200
-    bruno_redis.stop()
-
-    started = time.monotonic()
-    status, body = agent.chat("during", session_id="r")
-    assert status == 503, body
-    assert body["error"].startswith("redis unavailable") and "Traceback" not in json.dumps(body)
-    assert time.monotonic() - started < 5
-    status, health = agent.request("GET", "/healthz")
-    assert status == 503 and health["status"] == "error" and health["redis"].startswith("error: ")
-    metrics = agent.metrics()
-    assert "bruno_active_sessions" not in metrics
-    assert metrics['bruno_chat_requests_total{status="503"}'] == 1
-    assert agent.proc.poll() is None
-    assert "Traceback" not in agent.log_text()
-
-    bruno_redis.restart()
-
-    def chat_ok():
-        answer = agent.chat("after", session_id="r")
-        return answer if answer[0] == 200 else None
-
-    status, body = wait_for(chat_ok, 10, "chat after Redis came back")
-    assert body["turn"] == 1  # a fresh Redis (no persistence): the session starts again
-
-
-def test_redis_pool_exhaustion_answers_503(bruno_redis, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url, LAB_MODE=1, REDIS_POOL_SIZE=2, REDIS_POOL_TIMEOUT=0.5)
-    status, held = agent.request("POST", "/lab/hold-connections", {"redis_pool": 2})
-    assert status == 200 and held["redis_pool"] == 2
-    assert agent.metrics()["bruno_redis_pool_in_use"] == 2
-    status, body = agent.chat("blocked")
-    assert status == 503 and "No connection available" in body["error"]
-    assert agent.request("GET", "/healthz")[0] == 200  # health uses its own connections
-    assert agent.request("POST", "/lab/release")[0] == 200
-    assert agent.chat("free again")[0] == 200
-
-
-@pytest.mark.parametrize("window", [0, 10])
-def test_concurrent_appends_lose_nothing(bruno_redis, start_agent, window):
-    agent = start_agent(REDIS_URL=bruno_redis.url, CONTEXT_WINDOW=window)
-    turns = 120
-
-    def one(i):
-        return agent.chat("parallel %d" % i, session_id="race")
-
+def test_concurrent_turns_of_one_ip_are_all_kept(world):
+    agent, ip = world["agent"], "203.0.113.29"
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(one, range(turns)))
-    assert all(status == 200 for status, _body in results), [r for r in results if r[0] != 200][:3]
-    assert sorted(body["turn"] for _status, body in results) == list(range(1, turns + 1))
-
-    messages = stored(bruno_redis, "race")
-    expected_seqs = list(range(2 * turns))[-window:] if window else list(range(2 * turns))
-    assert [m["seq"] for m in messages] == expected_seqs
-    assert_pairs_consistent(messages)
-    if not window:
-        assert sorted(m["content"] for m in messages if m["role"] == "user") == \
-            sorted("parallel %d" % i for i in range(turns))
+        statuses = list(pool.map(lambda n: chat(agent, "c%d" % n, ip=ip)[0], range(16)))
+    assert statuses == [200] * 16
+    messages = [json.loads(e)["message"] for e in world["r"].lrange("bruno:session:%s" % ip, 0, -1)]
+    assert sorted(messages) == sorted("c%d" % n for n in range(16))
+    assert sorted(d["message"] for d in docs(world, ip)) == sorted(messages)
+    agent.call("DELETE", "/memory/%s" % ip)
 
 
-def test_sigterm_shuts_down_cleanly(bruno_redis, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url)
-    assert agent.chat("bye")[0] == 200
-    agent.proc.send_signal(signal.SIGTERM)
-    assert agent.proc.wait(10) == 0
-    assert "shutting down" in agent.log_text() and "stopped" in agent.log_text()
-    assert "Traceback" not in agent.log_text()
-    lines = [line for line in agent.log_text().splitlines() if "POST /chat 200 " in line]
-    assert len(lines) == 1 and lines[0].endswith("ms")
+def test_memory_endpoints(world):
+    agent, ip = world["agent"], "203.0.113.33"
+    for n in range(6):
+        chat(agent, "m%d" % n, ip=ip)
+    status, stats = agent.call("GET", "/memory/%s" % ip)
+    assert status == 200
+    assert stats == {"ip": ip, "recent_messages": 5, "total_conversations": 6, "has_history": True}
+    status, history = agent.call("GET", "/memory/%s/history?limit=4" % ip)
+    assert status == 200 and history["ip"] == ip and history["count"] == 4
+    assert [item["message"] for item in history["history"]] == ["m5", "m4", "m3", "m2"]  # newest first
+    assert isinstance(history["history"][0]["_id"], str)
+    assert agent.call("GET", "/memory/%s/history?limit=x" % ip)[0] == 422
+    status, cleared = agent.call("DELETE", "/memory/%s" % ip)
+    assert status == 200 and cleared == {"status": "success", "message": "Memory cleared for IP: %s" % ip}
+    assert world["r"].exists("bruno:session:%s" % ip) == 0
+    assert docs(world, ip) == []  # the real app deletes the MongoDB history too
+    assert agent.call("GET", "/memory/%s" % ip)[1]["has_history"] is False
 
 
-# -- lab knobs ----------------------------------------------------------------------------------------------
+def test_health_ready_status_stats_and_metrics(world):
+    agent = world["agent"]
+    assert agent.call("GET", "/health") == (200, {"status": "healthy", "service": "agent-bruno"})
+    assert agent.call("GET", "/ready") == (200, {"status": "ready", "service": "agent-bruno", "degraded": False,
+                                                 "health": {"redis": True, "mongodb": True, "overall": True}})
+    assert agent.call("GET", "/status")[1]["status"] == "healthy"
+    for gone in ("/healthz", "/debug/memory"):
+        assert agent.call("GET", gone)[0] == 404
+    chat(agent, "for stats", ip="203.0.113.44")
+    assert metric_value(agent, "bruno_active_sessions") == 0  # stale until someone calls /stats
+    status, stats = agent.call("GET", "/stats")
+    sessions = len(world["r"].keys("bruno:session:*"))
+    assert status == 200 and stats["active_sessions"] == sessions and stats["total_conversations"] >= 1
+    assert set(stats) == {"active_sessions", "total_conversations", "unique_ips"}
+    assert metric_value(agent, "bruno_active_sessions") == sessions
+    assert metric_value(agent, "bruno_requests_total", {"method": "POST", "endpoint": "/chat", "status": "200"}) >= 1
+    assert metric_value(agent, "bruno_request_duration_seconds_count", {"method": "GET", "endpoint": "/stats"}) >= 1
+    assert metric_value(agent, "bruno_memory_operations_total", {"operation": "chat", "status": "success"}) >= 1
+    assert metric_value(agent, "process_resident_memory_bytes") > 0
+    names = {line.split("{")[0].split(" ")[0] for line in metric_lines(agent)}
+    bruno = {name for name in names if name.startswith("bruno_")}
+    assert not [name for name in names if "pool" in name or "context" in name or "archive" in name]
+    assert {re.sub(r"_(bucket|count|sum|created)$", "", name) for name in bruno} == {
+        "bruno_requests_total", "bruno_requests", "bruno_request_duration_seconds",
+        "bruno_memory_operations_total", "bruno_memory_operations", "bruno_active_sessions"}
+    assert not [line for line in metric_lines(agent) if "/lab/" in line]
 
 
-def _agent_clients(server):
-    return sum(1 for client in server.client().client_list() if client.get("name") == "agent-bruno")
+def test_persistence_broken_writes_redis_only_like_the_published_app(world):
+    agent, ip = world["agent"], "203.0.113.55"
+    assert agent.call("POST", "/lab/persistence", {"broken": True}) == (200, {"broken": True})
+    try:
+        status, answer = chat(agent, "is anyone saving this?", ip=ip)
+        assert status == 200
+        assert answer["response"].startswith("I'm sorry, I encountered an error") and answer["model"] is None
+        (element,) = world["r"].lrange("bruno:session:%s" % ip, 0, -1)
+        assert json.loads(element)["message"] == "is anyone saving this?"
+        assert docs(world, ip) == []
+        assert agent.call("GET", "/ready")[1]["status"] == "ready"  # its health check only pings
+        assert agent.call("GET", "/stats")[0] == 500
+        assert agent.call("GET", "/memory/%s/history" % ip)[0] == 500
+        assert agent.call("GET", "/lab/state")[1]["persistence_broken"] is True
+    finally:
+        assert agent.call("POST", "/lab/persistence", {"broken": False}) == (200, {"broken": False})
+    chat(agent, "saved now", ip=ip)
+    assert [d["message"] for d in docs(world, ip)] == ["saved now"]
+    agent.call("DELETE", "/memory/%s" % ip)
 
 
-def test_lab_knobs_leak_and_hold_then_release(bruno_redis, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url, LAB_MODE=1)
-    rss_before = agent.request("GET", "/debug/memory")[1]["rss_bytes"]
-    status, body = agent.request("POST", "/lab/leak", {"bytes": 64 * 1024 * 1024})
-    assert status == 200 and body["retained_bytes"] == 64 * 1024 * 1024
-    memory = agent.request("GET", "/debug/memory")[1]
-    assert memory["rss_bytes"] - rss_before >= 60 * 1024 * 1024
-    assert memory["lab"]["retained_bytes"] == 64 * 1024 * 1024
-    assert agent.metrics()["process_resident_memory_bytes"] - rss_before >= 60 * 1024 * 1024
-
-    clients_before = _agent_clients(bruno_redis)
-    status, body = agent.request("POST", "/lab/hold-connections", {"redis": 5})
-    assert status == 200 and body["redis"] == 5
-    assert _agent_clients(bruno_redis) == clients_before + 5
-    assert agent.request("POST", "/lab/hold-connections", {"redis": -1})[0] == 400
-    assert agent.request("POST", "/lab/hold-connections", {"mongo": 1})[0] == 400  # no MONGO_URL
-
-    status, body = agent.request("POST", "/lab/release")
-    assert status == 200 and body["released"]["redis"] == 5
-    wait_for(lambda: _agent_clients(bruno_redis) == clients_before, 5, "held connections closed")
-    rss_after = agent.request("GET", "/debug/memory")[1]["rss_bytes"]
-    assert memory["rss_bytes"] - rss_after >= 50 * 1024 * 1024
+def test_faults_error_and_slow(world):
+    agent, ip = world["agent"], "203.0.113.66"
+    errors_before = metric_value(agent, "bruno_requests_total",
+                                 {"method": "POST", "endpoint": "/chat", "status": "500"}) or 0
+    assert agent.call("POST", "/lab/fault", {"kind": "error", "rate": 0.5})[0] == 200
+    statuses = [chat(agent, "f%d" % n, ip=ip)[0] for n in range(4)]
+    assert sorted(statuses) == [200, 200, 500, 500]
+    assert metric_value(agent, "bruno_requests_total",
+                        {"method": "POST", "endpoint": "/chat", "status": "500"}) == errors_before + 2
+    assert world["r"].llen("bruno:session:%s" % ip) == 2  # a failed request writes no turn
+    sum_before = metric_value(agent, "bruno_request_duration_seconds_sum", {"method": "POST", "endpoint": "/chat"})
+    assert agent.call("POST", "/lab/fault", {"kind": "slow", "seconds": 0.4})[0] == 200
+    assert chat(agent, "slow one", ip=ip)[0] == 200
+    sum_after = metric_value(agent, "bruno_request_duration_seconds_sum", {"method": "POST", "endpoint": "/chat"})
+    assert sum_after - sum_before >= 0.4  # the answer waited at least the injected delay
+    assert agent.call("POST", "/lab/fault", {"kind": "none"})[0] == 200
+    assert agent.call("GET", "/lab/state")[1]["fault"]["kind"] == "none"
+    assert agent.call("POST", "/lab/fault", {"kind": "explode"})[0] == 400
+    agent.call("DELETE", "/memory/%s" % ip)
 
 
-# -- MongoDB archiving (FerretDB) ---------------------------------------------------------------------------
+def test_held_connections_and_leak(world):
+    agent, rds = world["agent"], world["r"]
+
+    def from_agent():
+        return sum(1 for client in rds.client_list() if client["addr"].startswith(SOURCE_ADDR + ":"))
+
+    before = from_agent()
+    assert before >= 1  # the agent's own pool connection, from its LAB_SOURCE_ADDR
+    status, held = agent.call("POST", "/lab/hold-connections", {"redis": 5, "mongo": 2})
+    assert status == 200 and held == {"redis": 5, "mongo": 2}
+    assert from_agent() == before + 5
+    rss_before = metric_value(agent, "process_resident_memory_bytes")
+    assert agent.call("POST", "/lab/leak", {"bytes": 64 << 20})[1]["retained_bytes"] == 64 << 20
+    assert metric_value(agent, "process_resident_memory_bytes") - rss_before > 48 << 20
+    status, released = agent.call("POST", "/lab/release")
+    assert status == 200 and released["released"]["redis"] == 5 and released["released"]["retained_bytes"] == 64 << 20
+    wait_for(lambda: from_agent() == before, 5, "held connections closed")
+    assert agent.call("GET", "/lab/state")[1]["held"] == {"redis": 0, "mongo": 0}
 
 
-def _archived(ferret, session_id):
-    with pymongo.MongoClient(ferret.url, serverSelectionTimeoutMS=5000) as client:
-        return list(client.bruno.conversations.find({"session_id": session_id}).sort("seq", 1))
+def test_a_store_down_while_the_agent_runs(world):
+    agent, ip = world["agent"], "203.0.113.77"
+    world["redis"].stop()
+    try:
+        status, answer = chat(agent, "redis is gone", ip=ip)
+        assert status == 200 and answer["model"] == "llama3.2:3b"  # answered without context, saved to MongoDB
+        ready = agent.call("GET", "/ready")[1]
+        assert ready["status"] == "degraded" and ready["health"]["redis"] is False and ready["degraded"] is True
+        assert [d["message"] for d in docs(world, ip)] == ["redis is gone"]
+    finally:
+        world["redis"].start()
+    wait_for(lambda: agent.call("GET", "/ready")[1]["status"] == "ready", 10, "agent ready after Redis is back")
+    chat(agent, "redis is back", ip=ip)
+    assert [json.loads(e)["message"] for e in world["r"].lrange("bruno:session:%s" % ip, 0, -1)] == ["redis is back"]
+
+    world["ferret"].stop()
+    try:
+        status, answer = chat(agent, "mongo is gone", ip=ip)
+        assert status == 200 and answer["model"] is None and answer["response"].startswith("I'm sorry")
+        assert world["r"].llen("bruno:session:%s" % ip) == 2  # Redis got the turn before the insert failed
+        ready = agent.call("GET", "/ready")[1]
+        assert ready["status"] == "degraded" and ready["health"] == {"redis": True, "mongodb": False,
+                                                                     "overall": False}
+        assert agent.call("GET", "/health")[0] == 200
+    finally:
+        world["ferret"].start()
+    wait_for(lambda: agent.call("GET", "/ready")[1]["status"] == "ready", 20, "agent ready after MongoDB is back")
+    assert chat(agent, "mongo is back", ip=ip)[1]["model"] == "llama3.2:3b"
+    assert [d["message"] for d in docs(world, ip)] == ["redis is gone", "redis is back", "mongo is back"]
+    assert "Redis operation failed" in agent.log_text() or "Redis health check" in agent.log_text() or \
+        "degraded mode" in agent.log_text()
+    agent.call("DELETE", "/memory/%s" % ip)
 
 
-def test_trimmed_messages_are_archived_to_mongo(bruno_redis, bruno_ferretdb, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url, MONGO_URL=bruno_ferretdb.url, CONTEXT_WINDOW=4,
-                        MONGO_POOL_SIZE=5, LAB_MODE=1)
-    status, health = agent.request("GET", "/healthz")
-    assert status == 200 and health["mongo"] == "ok"
-    for turn in range(1, 6):
-        assert agent.chat("msg %d" % turn, session_id="a")[0] == 200
-    assert [m["seq"] for m in stored(bruno_redis, "a")] == [6, 7, 8, 9]
-    docs = _archived(bruno_ferretdb, "a")
-    assert [d["_id"] for d in docs] == ["a:%d" % seq for seq in range(6)]
-    assert docs[0]["role"] == "user" and docs[0]["content"] == "msg 1" and isinstance(docs[0]["ts"], float)
-    assert docs[1]["content"] == core.fake_reply("msg 1", 1)
-    metrics = agent.metrics()
-    assert metrics["bruno_archived_messages_total"] == 6
-    assert metrics["bruno_mongo_pool_max"] == 5
-    assert metrics["bruno_mongo_pool_connections"] >= 1
-
-    status, body = agent.request("POST", "/lab/hold-connections", {"mongo": 2})
-    assert status == 200 and body["mongo"] == 2
-    assert agent.request("POST", "/lab/release")[1]["released"]["mongo"] == 2
+def test_ollama_down_answers_the_apology_and_saves_nothing(world):
+    agent, stub, ip = world["agent"], world["stub"], "203.0.113.87"
+    assert stub.stop() == 0
+    try:
+        status, answer = chat(agent, "anyone there?", ip=ip)
+        assert status == 200 and answer["model"] is None and answer["response"].startswith("I'm sorry")
+        assert world["r"].exists("bruno:session:%s" % ip) == 0 and docs(world, ip) == []
+        assert "Failed to query LLM" in agent.log_text()
+    finally:
+        stub.start(wait_path="/api/tags")
+    assert chat(agent, "back", ip=ip)[1]["model"] == "llama3.2:3b"
+    agent.call("DELETE", "/memory/%s" % ip)
 
 
-def test_mongo_down_keeps_chatting_then_catches_up(bruno_redis, bruno_ferretdb, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url, MONGO_URL=bruno_ferretdb.url, CONTEXT_WINDOW=4,
-                        MONGO_TIMEOUT_MS=500)
-    for turn in range(1, 3):
-        assert agent.chat("t%d" % turn, session_id="d")[0] == 200
-    bruno_ferretdb.stop()
+def test_without_lab_mode_and_with_the_real_apps_mongo_timestamps(world):
+    env = dict(world["env"], POD_NAME="plain", LAB_MONGO_TIMESTAMP="datetime", LOG_LEVEL="WARNING")
+    env.pop("LAB_MODE")
+    env.pop("LAB_SOURCE_ADDR")
+    plain = Service("agent_bruno", world["work"], env, "agent-plain").start()
+    ip = "203.0.113.88"
+    try:
+        assert plain.call("GET", "/lab/state")[0] == 404
+        assert plain.call("POST", "/lab/leak", {"bytes": 1})[0] == 404
+        assert chat(plain, "hello", ip=ip)[0] == 200
+        (document,) = docs(world, ip)
+        assert isinstance(document["timestamp"], datetime.datetime)
+        status, history = plain.call("GET", "/memory/%s/history" % ip)
+        assert status == 200 and history["history"][0]["timestamp"] == document["timestamp"].isoformat()
+        plain.call("DELETE", "/memory/%s" % ip)
+    finally:
+        assert plain.stop() == 0
+    log = plain.log_text()
+    assert "POST /chat" not in log and " - INFO - " not in log  # LOG_LEVEL=WARNING: no info or access lines
 
-    status, body = agent.chat("t3", session_id="d")
-    assert status == 200 and body["context_messages"] == 6  # not trimmed: nothing leaves Redis unarchived
-    status, health = agent.request("GET", "/healthz")
-    assert status == 200 and health["status"] == "degraded" and health["mongo"].startswith("error: ")
-    assert agent.metrics()["bruno_archive_errors_total"] >= 1
 
-    bruno_ferretdb.restart()
-    status, body = agent.chat("t4", session_id="d")
-    assert status == 200 and body["context_messages"] == 4  # the backlog is archived, then trimmed
-    assert [d["seq"] for d in _archived(bruno_ferretdb, "d")] == [0, 1, 2, 3]
-    assert [m["seq"] for m in stored(bruno_redis, "d")] == [4, 5, 6, 7]
+def test_startup_fails_like_the_real_app_when_mongodb_is_unreachable(world):
+    env = dict(world["env"], MONGODB_URL="mongodb://127.0.0.1:%d/?serverSelectionTimeoutMS=300" % procs.free_port())
+    broken = Service("agent_bruno", world["work"], env, "agent-nomongo").start(wait_path=None)
+    assert broken.proc.wait(30) == 3
+    assert "Application startup failed" in broken.log_text()
 
 
-def test_concurrent_appends_with_archiving_lose_nothing(bruno_redis, bruno_ferretdb, start_agent):
-    agent = start_agent(REDIS_URL=bruno_redis.url, MONGO_URL=bruno_ferretdb.url, CONTEXT_WINDOW=6)
-    turns = 60
-    with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(lambda i: agent.chat("p%d" % i, session_id="rc"), range(turns)))
-    assert all(status == 200 for status, _body in results), [r for r in results if r[0] != 200][:3]
-    assert sorted(body["turn"] for _status, body in results) == list(range(1, turns + 1))
-
-    in_redis = stored(bruno_redis, "rc")
-    archived = _archived(bruno_ferretdb, "rc")
-    seqs = sorted({m["seq"] for m in in_redis} | {d["seq"] for d in archived})
-    assert seqs == list(range(2 * turns))  # every message is in Redis or in the archive
-    assert in_redis[-1]["seq"] == 2 * turns - 1
-    merged = {d["seq"]: {k: d[k] for k in ("seq", "role", "content", "ts")} for d in archived}
-    merged.update({m["seq"]: m for m in in_redis})
-    assert_pairs_consistent(list(merged.values()))
+def test_sigterm_stops_cleanly_and_logs_no_password(world):
+    agent = world["agent"]
+    assert agent.stop() == 0
+    log = agent.log_text()
+    assert PASSWORD not in log
+    assert "Shutting down" in log and "Shutdown complete" in log
+    assert re.search(r'INFO: +127\.0\.0\.1:\d+ - "POST /chat HTTP/1\.1" 200 OK', log)
