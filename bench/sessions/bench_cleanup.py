@@ -3,7 +3,9 @@ pipelined redis-py SCAN + TTL + EXPIRE script, on the same Redis, in the same ru
 
     .venv/bin/python bench/sessions/bench_cleanup.py --sizes 100000 1000000 --repeat 1
 
-For each size N it loads N sessions (one small JSON message each, ~70% with a TTL), then alternately:
+For each size N it loads N sessions in agent-bruno's format (key bruno:session:<client ip>, a list of 3 JSON
+turns {"timestamp", "message", "response", "context"} written with RPUSH; ~70% then get EXPIRE, the others
+stand for sessions written before a TTL was set), then alternately:
   audit  baseline: SCAN + pipelined TTL               module: the same policy in check mode
   fix    baseline: SCAN + pipelined TTL + EXPIRE      module: policies.missing_ttl (sets the missing TTLs)
 reloading the data before every run so both start from the same state. Prints wall-clock seconds, the ratio
@@ -36,14 +38,26 @@ SESSION_TTL = 86400
 PIPE = 10000
 
 
+def session_ip(i):
+    """A distinct client IP per session (10.0.0.0/8 holds 16M)."""
+    return "10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)
+
+
+def turns(i):
+    """Three turns of session i exactly as the app writes them (json.dumps defaults)."""
+    return [json.dumps({"timestamp": "2026-12-02T20:%02d:%02d.%06d" % (n, i % 60, i % 999983),
+                        "message": "hello, how do I reset my password? (%d)" % n,
+                        "response": "Open Settings, then Security, then Reset password.", "context": {}})
+            for n in range(3)]
+
+
 def load(client, n, with_ttl=0.7):
-    """N sessions, one message each; every key whose index mod 10 < 7 gets a TTL. Pipelined, no per-key RTT."""
+    """N sessions of 3 turns; every key whose index mod 10 < 7 gets a TTL. Pipelined, no per-key RTT."""
     client.flushall()
-    message = json.dumps({"seq": 1, "role": "user", "content": "hello, how do I reset my password?", "ts": 1.7e9})
     pipe = client.pipeline(transaction=False)
     for i in range(n):
-        key = "%s%08d" % (PREFIX, i)
-        pipe.rpush(key, message)
+        key = PREFIX + session_ip(i)
+        pipe.rpush(key, *turns(i))
         if i % 10 < with_ttl * 10:
             pipe.expire(key, SESSION_TTL)
         if len(pipe) >= PIPE:

@@ -46,11 +46,26 @@ options:
           - Sessions not read or written for longer than this (Redis C(OBJECT IDLETIME)) are deleted.
           - Needs a Redis C(maxmemory-policy) that is not LFU, since Redis then does not track idle time.
         type: int
+  session_shape:
+    description:
+      - How sessions are stored; its Redis type is what a session key must have (C(turns) and C(seq) are lists,
+        C(hash) a hash, C(string) a string). Keys of another type are skipped and counted. C(turns) is the real
+        agent-bruno (lists of turn objects without a sequence field), C(seq) the former lab agent.
+    type: str
+    choices: [turns, seq, hash, string]
+    default: turns
   session_type:
-    description: The Redis type of a session key; keys of another type are skipped and counted.
+    description:
+      - The Redis type of a session key, when it is none of O(session_shape)'s (C(set), C(zset), C(stream)).
+        Overrides the type of O(session_shape).
     type: str
     choices: [list, hash, string, set, zset, stream]
-    default: list
+  redact:
+    description:
+      - Redact client IPs in the example keys of the output (IPv4 keeps three octets, C(203.0.113.x); anything
+        else becomes C(h:) and 10 hex digits of its SHA-256). C(false) shows the keys as they are.
+    type: bool
+    default: true
 notes:
   - In check mode the same Lua script runs with changes switched off, using only commands that leave idle
     times alone. RV(diff) holds before/after counts and example keys.
@@ -191,7 +206,8 @@ samples:
   description: Up to O(sample_size) example keys for each kind of change and for skipped keys.
   returned: always
   type: dict
-  sample: {"deleted": ["bruno:session:4f1c"], "ttl_set": [], "ttl_capped": ["bruno:session:9a0e"], "skipped": []}
+  sample: {"deleted": ["bruno:session:203.0.113.x"], "ttl_set": [], "ttl_capped": ["bruno:session:h:9a0e51c2d4"],
+           "skipped": []}
 diff:
   description: Before/after counts of what the policies look at, with example keys of each change.
   returned: in diff mode
@@ -224,12 +240,14 @@ from ansible_collections.bruno.ops.plugins.module_utils import errors, module_ru
 from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import REDIS_CONNECTION_SPEC, redis_option
 from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_keyspace import standalone
 from ansible_collections.bruno.ops.plugins.module_utils.sessions import cleanup as session_cleanup
-from ansible_collections.bruno.ops.plugins.module_utils.sessions import cursor, lock, scope
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import cursor, lock, scope, shapes
 
 ARGUMENT_SPEC = dict(
     redis=redis_option(),
     policies=dict(type="dict", required=True, options=session_cleanup.POLICY_SPEC),
-    session_type=dict(type="str", choices=list(scope.SESSION_TYPES), default="list"),
+    session_shape=dict(type="str", choices=list(shapes.SHAPES), default="turns"),
+    session_type=dict(type="str", choices=list(scope.SESSION_TYPES)),
+    redact=dict(type="bool", default=True),
     lock=lock.lock_option(),
     **scope.scope_options(),
 )

@@ -19,9 +19,10 @@ description:
   - B(Profile.) From a uniform random sample of up to O(sample_size) of the keys found, it reports the
     types, a TTL histogram (none, under 1 h, under 24 h, 24 h or more), an idle-time histogram
     (C(OBJECT IDLETIME)), the C(MEMORY USAGE) distribution and estimated total, the distribution of list
-    lengths (the number of messages in a session's context), and the O(largest) keys.
+    lengths (turns per session, where they can be read without touching; sizes in bytes everywhere), and the
+    O(largest) keys.
   - B(Server.) Connected and blocked clients, C(maxclients), used memory, C(maxmemory) and its policy,
-    evicted and expired keys.
+    evicted and expired keys, connections per client address (C(CLIENT LIST)) and C(KEYS) in the slow log.
   - Figures that could not be read are null and named in RV(not_reported), with the reason in RV(notes).
   - Only reads, so it runs the same in check mode and never reports a change.
 author:
@@ -41,11 +42,28 @@ options:
   prefix:
     description: Literal key prefix of the sessions; the same as O(pattern) with the prefix escaped and C(*) added.
     type: str
+  session_shape:
+    description:
+      - How a session is stored. C(turns) (the real agent-bruno) is a list of turn objects
+        C({"timestamp", "message", "response", "context"}) and lengths count turns; C(seq) (the former lab
+        agent) is a list of C({"seq", "role", "content", "ts"}) messages and lengths count messages; C(hash)
+        counts fields, C(string) bytes.
+    type: str
+    choices: [turns, seq, hash, string]
+    default: turns
   session_type:
-    description: Redis type sessions are stored as; keys of other types are counted in RV(other_types).
+    description:
+      - Redis type sessions are stored as; keys of other types are counted in RV(other_types). Defaults to the
+        type of O(session_shape) (C(list) for C(turns) and C(seq)).
     type: str
     choices: [list, hash, string, set, zset, stream]
-    default: list
+  redact:
+    description:
+      - Redact the client IPs in session keys in the output (RV(largest)). IPv4 addresses keep their first three
+        octets (C(bruno:session:203.0.113.x)); anything else becomes C(h:) and 10 hex digits of its SHA-256.
+      - Set to C(false) to show the keys as they are.
+    type: bool
+    default: true
   scan_count:
     description: C(COUNT) hint of each C(SCAN) call, keys examined per round trip.
     type: int
@@ -76,12 +94,16 @@ options:
     default: 10
   context_lengths:
     description:
-      - Read C(LLEN) of sampled list keys for RV(context_length).
-      - Redis counts C(LLEN) as an access. Before Redis 7.2 (no C(CLIENT NO-TOUCH)), this resets the idle time
-        of the sampled keys, after this run has read it. Set to C(false) to leave idle times untouched.
+      - Read the length of sampled sessions (C(LLEN), C(HLEN) or C(STRLEN)) for RV(context_length).
+      - Only where Redis (7.2+) takes C(CLIENT NO-TOUCH). Before 7.2 a length read counts as an access and
+        restarts the session's idle time, so lengths are never read there; RV(context_length) is null, the
+        reason is in RV(context_length_unavailable), and RV(context_bytes) gives sizes in bytes instead.
     type: bool
     default: true
 notes:
+  - Read-only on every Redis version. Only C(SCAN), C(RANDOMKEY), C(TYPE), C(PTTL), C(OBJECT IDLETIME), C(MEMORY
+    USAGE), C(INFO), C(CLIENT LIST) and C(SLOWLOG GET) are used, none of which changes a key's idle time; the
+    length reads are added only under C(CLIENT NO-TOUCH).
   - The largest keys are found over every matching key when the scan was complete and time allows
     (RV(largest_scope) is C(all)), else over the sample (C(sample)).
   - Redis Cluster is not supported; point it at one node's database.
@@ -100,7 +122,7 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: >-
       {{ sessions.count }} sessions ({{ 'exact' if sessions.count_exact else '+/- %d' % sessions.count_stderr }}),
-      {{ sessions.ttl.without_ttl_pct }} % without TTL, p95 context {{ sessions.context_length.p95 }} messages
+      {{ sessions.ttl.without_ttl_pct }} % without TTL, p95 context {{ sessions.context_bytes.p95 }} bytes
 
 - name: A quick look at a huge keyspace
   bruno.ops.redis_session_info:
@@ -204,18 +226,32 @@ memory:
            "estimated_total_bytes": 184320000}
 context_length:
   description:
-    - Messages per session (C(LLEN) of sampled list keys), as mean, p50, p95 and max, and C(sessions) measured.
-      Null when O(context_lengths=false) or no list was sampled.
+    - Length of the sampled sessions in C(unit) (C(turns) for O(session_shape=turns), C(messages) for C(seq),
+      C(fields) for C(hash), C(bytes) for C(string)), as mean, p50, p95 and max, and C(sessions) measured.
+    - Null when lengths cannot be read without changing idle times (Redis before 7.2), when
+      O(context_lengths=false), or when no session was sampled; RV(context_length_unavailable) says why.
   returned: always
   type: dict
-  sample: {"mean": 18.4, "p50": 16.0, "p95": 42.0, "max": 300, "sessions": 980}
+  sample: {"mean": 18.4, "p50": 16.0, "p95": 42.0, "max": 300, "sessions": 980, "unit": "turns"}
+context_length_unavailable:
+  description: Why RV(context_length) was not read (null when it was).
+  returned: always
+  type: str
+  sample: "Redis 7.0.15 has no CLIENT NO-TOUCH (it needs 7.2+): ..."
+context_bytes:
+  description:
+    - C(MEMORY USAGE) of the sampled sessions of the session type, in bytes, as mean, p50, p95, max and
+      C(sessions) measured; read on every Redis version (it never touches a key). Null when none was sampled.
+  returned: always
+  type: dict
+  sample: {"mean": 9216.0, "p50": 8192.0, "p95": 20480.0, "max": 65536, "sessions": 980}
 largest:
   description: The largest keys by C(MEMORY USAGE), largest first.
   returned: always
   type: list
   elements: dict
-  sample: [{"key": "bruno:session:4f1c", "bytes": 65536, "type": "list", "length": 300, "ttl_seconds": null,
-            "idle_seconds": 12}]
+  sample: [{"key": "bruno:session:203.0.113.x", "bytes": 65536, "type": "list", "length": 300,
+            "ttl_seconds": null, "idle_seconds": 12}]
 largest_scope:
   description: C(all) when RV(largest) was chosen among every matching key, C(sample) among the sample, C(none).
   returned: always
@@ -226,6 +262,11 @@ server:
     - Figures of the Redis server from C(INFO). C(maxmemory_bytes) 0 means no limit, and
       C(used_memory_pct_of_maxmemory) is then null. C(db_keys_with_expiry) counts the database's keys with
       a TTL (all keys, not only sessions).
+    - C(clients_by_addr) groups C(CLIENT LIST) by client IP (port dropped), without this module's own
+      connection, most connections first, at most 50 rows, with the distinct C(CLIENT SETNAME) names; null when
+      C(CLIENT LIST) is refused.
+    - C(slowlog_keys) summarizes the C(SLOWLOG GET 128) entries whose command is C(KEYS), as C(entries),
+      C(max_duration_us) and C(last_unix); null when C(SLOWLOG) is refused.
   returned: always
   type: dict
   sample:
@@ -242,6 +283,8 @@ server:
     evicted_keys: 0
     expired_keys: 1520
     db_keys_with_expiry: 14000
+    clients_by_addr: [{"addr": "10.42.0.17", "connections": 40, "names": []}]
+    slowlog_keys: {"entries": 3, "max_duration_us": 52000, "last_unix": 1764706443}
 seconds:
   description: How long the census took.
   returned: always
@@ -265,7 +308,7 @@ from ansible_collections.bruno.ops.plugins.module_utils import module_run
 from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import redis_option
 from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_keyspace import standalone
 from ansible_collections.bruno.ops.plugins.module_utils.sessions import census as session_census
-from ansible_collections.bruno.ops.plugins.module_utils.sessions import scope
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import scope, shapes
 
 DEFAULT_PATTERN = "bruno:session:*"
 
@@ -273,7 +316,9 @@ ARGUMENT_SPEC = dict(
     redis=redis_option(required=True),
     pattern=dict(type="str"),
     prefix=dict(type="str"),
-    session_type=dict(type="str", choices=list(scope.SESSION_TYPES), default="list"),
+    session_shape=dict(type="str", choices=list(shapes.SHAPES), default="turns"),
+    session_type=dict(type="str", choices=list(scope.SESSION_TYPES)),
+    redact=dict(type="bool", default=True),
     scan_count=dict(type="int", default=1000),
     max_scan_seconds=dict(type="float", default=10.0),
     exact_count_limit=dict(type="int", default=200000),
@@ -290,6 +335,7 @@ def run(params, check_mode=False):
         options["pattern"] = scope.escape_glob(params["prefix"]) + "*"
     elif not params["pattern"]:
         options["pattern"] = DEFAULT_PATTERN
+    options["session_type"] = params["session_type"] or shapes.type_of_shape(params["session_shape"])
     session_census.validate(options)
     with standalone(params["redis"]) as keyspace:
         result = session_census.Census(keyspace, options).run()

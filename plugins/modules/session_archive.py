@@ -6,21 +6,28 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: session_archive
-short_description: Move the older messages of long conversations from Redis to MongoDB without losing any
+short_description: Trim the older turns of long conversations from Redis once MongoDB holds them, losing none
 version_added: 0.1.0
 description:
-  - For every session (a Redis list of JSON messages under O(prefix)) that holds more than O(keep_messages)
-    messages, copies the older ones to a MongoDB collection and then removes them from Redis, keeping the
-    newest O(keep_messages) in Redis.
-  - Each message becomes one document with C(_id) set to C(<session id>:<seq>) plus C(session_id) and the
-    message's own fields. The write is an acknowledged insert-if-absent upsert, so reruns never duplicate.
-  - A message is trimmed from Redis only after MongoDB acknowledged it, by a Lua script that first checks the
-    head of the list still holds exactly what was archived. Messages appended during the run go to the tail
-    and are never lost.
+  - For every session (a Redis list under O(prefix)) that holds more than O(keep_messages) items, looks at the
+    older ones and trims from the head of the list those that MongoDB holds, keeping the newest
+    O(keep_messages) in Redis. Counts are in turns for O(session_shape=turns), in messages for C(seq) (RV(unit)).
+  - B(verify) (O(archive_mode), the default) is for an app that persists every turn itself, as agent-bruno does
+    into C(agent_bruno.conversations). Each older turn is looked up in the app's collection by ip (the key after
+    O(prefix)), timestamp, message and response. Only the leading run of turns found there is trimmed; nothing
+    is ever inserted. When turns are missing, nothing past the first missing one is trimmed, and the result says
+    RV(app_not_persisting=true) with a warning and the counts.
+  - B(copy) is for an app that does not persist. The turns the collection lacks are inserted in the app's
+    document shape C({ip, timestamp, message, response, context, created_at}), with a deterministic C(_id)
+    (a digest of key and content, no sequence number), acknowledged. They are trimmed only after that. A
+    rerun after a crash between write and trim finds them and trims without duplicating.
+  - The trim is a Lua script that first checks the head of the list still holds exactly what was verified or
+    copied. Turns appended during the run go to the tail and are never lost.
+  - A malformed turn (not JSON, missing fields, a lone surrogate, a NUL or C($) in a field name, an integer
+    beyond 64 bits) is left in Redis with every turn after it. It is counted in RV(malformed) and named in
+    RV(malformed_turns), and the run goes on with the other sessions.
   - Resumable like M(bruno.ops.redis_session_cleanup), with O(cursor), O(max_duration) and O(ops_per_second).
-  - Sessions whose messages are not JSON objects with a rising integer C(seq), and keys that are not lists,
-    are left alone and counted.
-  - See C(docs/sessions.md) in the collection for the argument why no message is lost or duplicated.
+  - See C(docs/sessions.md) in the collection for the argument why no turn is lost or duplicated.
 author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
@@ -29,16 +36,50 @@ extends_documentation_fragment:
   - bruno.ops.redis
   - bruno.ops.session_scope
   - bruno.ops.session_lock
-  - bruno.ops.mongodb
+  - bruno.ops.mongodb.agent_bruno
 options:
   keep_messages:
-    description: How many of the newest messages stay in Redis. Sessions with more get the rest archived.
+    description: How many of the newest turns (messages) stay in Redis. Sessions with more get the rest archived.
     type: int
     default: 20
+    aliases: [keep_turns]
   collection:
-    description: MongoDB collection of the archived messages, in the database of O(mongodb.database).
+    description: The app's MongoDB collection of turns, in the database of O(mongodb.database).
     type: str
     default: conversations
+  archive_mode:
+    description:
+      - C(verify) trims only turns found in O(collection) (the app persists them); it never inserts.
+      - C(copy) inserts the missing turns first (the app does not persist), then trims.
+    type: str
+    choices: [verify, copy]
+    default: verify
+  session_shape:
+    description:
+      - How sessions are stored. C(turns) (the real agent-bruno) is a list of JSON turns
+        C({"timestamp", "message", "response", "context"}) without a sequence field. C(seq) (the former lab
+        agent) is a list of C({"seq", "role", "content", "ts"}) messages, archived with C(_id) C(<session>:<seq>).
+      - C(hash) and C(string) sessions have no oldest items to trim; the module refuses them with an error.
+    type: str
+    choices: [turns, seq, hash, string]
+    default: turns
+  check_mode_reads:
+    description:
+      - What check mode may read. C(auto) reads the sessions' turns only where Redis takes C(CLIENT NO-TOUCH)
+        (7.2+), so check mode never changes an idle time. Before 7.2 it reads only C(TYPE), C(OBJECT IDLETIME)
+        and C(MEMORY USAGE) and reports the turn figures as null (RV(prediction=metadata)).
+      - C(contents) reads them anyway, for an exact prediction, at the price of restarting the idle time of the
+        sessions it reads before Redis 7.2. C(metadata) never reads them.
+    type: str
+    choices: [auto, metadata, contents]
+    default: auto
+  redact:
+    description:
+      - Redact client IPs in the session keys of the output (IPv4 keeps three octets, C(203.0.113.x); anything
+        else becomes C(h:) and 10 hex digits of its SHA-256). Chat text is never in the output.
+      - C(false) shows the keys as they are.
+    type: bool
+    default: true
   chunk_size:
     description: Most messages moved from one session in one step; longer backlogs take several steps.
     type: int
@@ -51,20 +92,24 @@ options:
     type: int
   state_key:
     description:
-      - Redis key where a complete run records when it started. The next run then reads only the sessions used
-        since (the others cannot have grown), which is faster and, before Redis 7.2, lets unused sessions age.
+      - Redis key where a complete run records when it started (before Redis 7.2, when it ended, since its own
+        reads count as uses there). The next run then reads only the sessions used since (the others cannot have
+        grown), which is faster and, before Redis 7.2, lets unused sessions age.
+      - After backfilling the collection by other means, run once with an empty O(state_key).
       - An empty string turns this off; every session is then read on every run.
       - Not written in check mode, nor by a run that was resumed from a cursor or did not complete.
     type: str
     default: "bruno:ops:session_archive:state"
 notes:
-  - In check mode only the list lengths are read; nothing is written to Redis or MongoDB. RV(diff) holds
-    before/after counts and example session keys.
-  - Reading a session's length counts as an access in Redis before 7.2, which restarts its idle time. On
-    Redis 7.2 and later the module turns that off (C(CLIENT NO-TOUCH)). Before, it reads only the sessions
-    used since its last complete run (O(state_key)) and none idle longer than O(skip_idle_longer_than), so
-    unused sessions still age. Run M(bruno.ops.redis_session_cleanup) first, as C(playbooks/cleanup_sessions.yml)
-    does.
+  - In check mode nothing is written to Redis or MongoDB, and RV(moved), RV(inserted) and the other figures are
+    what the run would do (RV(prediction=exact)). RV(diff) holds before/after counts and example session keys.
+  - Sessions whose C(MEMORY USAGE) is too small to hold more than O(keep_messages) well-formed items are not
+    read (RV(below_limit_by_size)).
+  - Reading a session's turns counts as an access in Redis before 7.2, which restarts its idle time. On Redis
+    7.2 and later the module turns that off (C(CLIENT NO-TOUCH)). Before, check mode does not read them (see
+    O(check_mode_reads)), and a real run reads only sessions that can be over the limit, used since its last
+    complete run (O(state_key)), and not idle longer than O(skip_idle_longer_than). Run
+    M(bruno.ops.redis_session_cleanup) first, as C(playbooks/cleanup_sessions.yml) does.
   - Redis Cluster is not supported; use a standalone Redis (or a primary).
   - Passwords never appear in the output.
 """
@@ -77,9 +122,15 @@ EXAMPLES = r"""
       password: "{{ vault_redis_password }}"
     mongodb:
       uri: "{{ vault_mongodb_uri }}"
-      database: bruno
+      database: agent_bruno
     keep_messages: 20
     max_duration: 900
+
+- name: The app does not persist (its MongoDB writes fail), so copy the older turns, then trim
+  bruno.ops.session_archive:
+    redis: "{{ bruno_redis }}"
+    mongodb: "{{ bruno_mongodb }}"
+    archive_mode: copy
   register: archive
 
 - name: See what would move
@@ -109,23 +160,90 @@ messages_over_limit:
   sample: 40210
 archived:
   description:
-    - Messages MongoDB holds after this run's acknowledged writes (new and already archived). Equals RV(moved)
-      unless RV(conflicts) or RV(collisions) is not zero. In check mode, the messages that would be archived.
+    - Older turns that the collection holds after this run (found there, plus inserted in copy mode), among
+      those looked at. In check mode, what it would hold. Null when RV(prediction=metadata), like every turn
+      figure.
   returned: always
   type: int
   sample: 40210
+verified:
+  description: Older turns found in the collection (by ip, timestamp, message and response; by C(_id) for C(seq)).
+  returned: always
+  type: int
+  sample: 40210
+missing:
+  description: Older turns looked at that the collection lacks (verify mode; they stay in Redis).
+  returned: always
+  type: int
+  sample: 0
+sessions_not_persisted:
+  description: Sessions with at least one missing turn (verify mode).
+  returned: always
+  type: int
+  sample: 0
+app_not_persisting:
+  description:
+    - True when O(archive_mode=verify) found older turns missing from the collection, so the app is not
+      persisting and Redis holds the only copy. Null when RV(prediction=metadata).
+  returned: always
+  type: bool
+  sample: false
+unit:
+  description: What the counts count, C(turns) (O(session_shape=turns)) or C(messages) (C(seq)).
+  returned: always
+  type: str
+  sample: turns
+session_shape:
+  description: The O(session_shape) used.
+  returned: always
+  type: str
+  sample: turns
+archive_mode:
+  description: The O(archive_mode) used.
+  returned: always
+  type: str
+  sample: verify
+prediction:
+  description:
+    - C(applied) for a real run; in check mode C(exact) when the turns were read, C(metadata) when they could
+      not be read without changing idle times (see O(check_mode_reads)).
+  returned: always
+  type: str
+  sample: applied
+malformed:
+  description: Sessions left (from their first malformed turn on) in Redis because a turn is malformed.
+  returned: always
+  type: int
+  sample: 0
+malformed_turns:
+  description: The first malformed turns found, each with its (redacted) session key, its index from the head of
+    the list, and why.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{"key": "bruno:session:203.0.113.x", "index": 0, "reason": "turn holds a lone surrogate (invalid Unicode)"}]
+below_limit_by_size:
+  description: Sessions not read because their C(MEMORY USAGE) is too small to hold more than O(keep_messages) items.
+  returned: always
+  type: int
+  sample: 1180
+not_read:
+  description: Sessions check mode did not read (RV(prediction=metadata)) that may be over the limit.
+  returned: always
+  type: int
+  sample: 0
 moved:
   description: Messages trimmed from Redis after they were archived (would be, in check mode).
   returned: always
   type: int
   sample: 40210
 inserted:
-  description: Documents this run created in MongoDB.
+  description: Documents this run created in MongoDB (copy mode; would create, in check mode).
   returned: always
   type: int
   sample: 40000
 already_archived:
-  description: Messages that MongoDB already held, identical (a rerun after an interrupted run).
+  description: Older turns that MongoDB already held (the same as RV(verified), kept for older playbooks).
   returned: always
   type: int
   sample: 210
@@ -147,7 +265,7 @@ collisions:
   type: int
   sample: 0
 invalid:
-  description: Sessions left in Redis because a message is not a JSON object with a rising integer seq.
+  description: The same as RV(malformed) (kept for older playbooks).
   returned: always
   type: int
   sample: 0
@@ -185,7 +303,7 @@ collection:
   description: Where the messages went, as C(database.collection).
   returned: always
   type: str
-  sample: bruno.conversations
+  sample: agent_bruno.conversations
 keep_messages:
   description: The O(keep_messages) that was used.
   returned: always
@@ -229,10 +347,13 @@ no_touch:
   type: bool
   sample: false
 samples:
-  description: Up to O(sample_size) example keys of archived, conflicting, invalid and skipped sessions.
+  description:
+    - Up to O(sample_size) example keys (redacted unless O(redact=false)) of sessions over the limit, conflicting,
+      malformed (C(invalid)), skipped and not persisted.
   returned: always
   type: dict
-  sample: {"archived": ["bruno:session:4f1c"], "conflicts": [], "invalid": [], "skipped": []}
+  sample: {"archived": ["bruno:session:203.0.113.x"], "conflicts": [], "invalid": [], "skipped": [],
+           "not_persisted": []}
 diff:
   description: Before/after counts of sessions and messages over the limit, with example keys.
   returned: in diff mode
@@ -257,26 +378,30 @@ change:
     changed: true
     before: {"sessions_over_limit": 2, "messages_over_limit": 30}
     after: {"sessions_over_limit": 0, "messages_over_limit": 0}
-    undo: "the archived messages are in mongodb bruno.conversations ..."
+    undo: "the trimmed turns are in mongodb agent_bruno.conversations ..."
     note: ""
 """
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
-from ansible_collections.bruno.ops.plugins.module_utils.clients.mongo_client import (
-    MONGODB_CONNECTION_SPEC,
-    MongoClient,
-    mongodb_option,
-)
+from ansible_collections.bruno.ops.plugins.module_utils.clients.mongo_client import MONGODB_CONNECTION_SPEC, MongoClient
 from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import REDIS_CONNECTION_SPEC, redis_option
 from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_keyspace import standalone
 from ansible_collections.bruno.ops.plugins.module_utils.sessions import archive as session_archive
-from ansible_collections.bruno.ops.plugins.module_utils.sessions import cursor, lock, scope
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import cursor, lock, scope, shapes
+
+# The mongodb option with the real app's database as the default (documented by bruno.ops.mongodb.agent_bruno).
+ARCHIVE_MONGODB_SPEC = {name: dict(option) for name, option in MONGODB_CONNECTION_SPEC.items()}
+ARCHIVE_MONGODB_SPEC["database"]["default"] = "agent_bruno"
 
 ARGUMENT_SPEC = dict(
     redis=redis_option(),
-    mongodb=mongodb_option(),
-    keep_messages=dict(type="int", default=20),
+    mongodb=dict(type="dict", options=ARCHIVE_MONGODB_SPEC),
+    keep_messages=dict(type="int", default=20, aliases=["keep_turns"]),
     collection=dict(type="str", default="conversations"),
+    archive_mode=dict(type="str", choices=list(session_archive.MODES), default="verify"),
+    session_shape=dict(type="str", choices=list(shapes.SHAPES), default="turns"),
+    check_mode_reads=dict(type="str", choices=list(session_archive.CHECK_READS), default="auto"),
+    redact=dict(type="bool", default=True),
     chunk_size=dict(type="int", default=500),
     skip_idle_longer_than=dict(type="int"),
     state_key=dict(type="str", default="bruno:ops:session_archive:state", no_log=False),
@@ -291,7 +416,7 @@ def run(params, check_mode, module=None):
     cursor.validate_run_options(params)
     session_archive.validate_archive_options(params)
     with standalone(scope.connection_params(params["redis"], REDIS_CONNECTION_SPEC)) as keyspace:
-        mclient = MongoClient(scope.connection_params(params["mongodb"], MONGODB_CONNECTION_SPEC))
+        mclient = MongoClient(scope.connection_params(params["mongodb"], ARCHIVE_MONGODB_SPEC))
         try:
             result = session_archive.run_archive(keyspace, mclient, params, check_mode)
         except errors.BrunoOpsError as exc:

@@ -33,8 +33,12 @@ from ansible_collections.bruno.ops.plugins.module_utils import errors
 from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_client import RedisClient, redis_exc
 
 # Per-key commands a pipeline may hold: name -> how many arguments follow the key. Only these, so an
-# implementation knows every command it must route (and which ones count as an access: LLEN, LRANGE, GET).
-READ_COMMANDS = {"TYPE": 0, "PTTL": 0, "IDLETIME": 0, "MEMORY": 0, "LLEN": 0, "LRANGE": 2, "GET": 0}
+# implementation knows every command it must route. Before Redis 7.2 (no CLIENT NO-TOUCH) LLEN, LRANGE, GET,
+# HLEN and STRLEN count as an access and restart the key's idle time; TYPE, PTTL, OBJECT IDLETIME and MEMORY
+# USAGE never do (NO_TOUCH_COMMANDS). MEMORY_ALL is MEMORY USAGE ... SAMPLES 0 (every element counted).
+READ_COMMANDS = {"TYPE": 0, "PTTL": 0, "IDLETIME": 0, "MEMORY": 0, "MEMORY_ALL": 0, "LLEN": 0, "LRANGE": 2,
+                 "GET": 0, "HLEN": 0, "STRLEN": 0}
+NO_TOUCH_COMMANDS = frozenset(("TYPE", "PTTL", "IDLETIME", "MEMORY", "MEMORY_ALL"))
 
 # Replies per round trip: bounds the memory of one pipeline on both ends.
 PIPELINE_BATCH = 500
@@ -121,6 +125,14 @@ class Keyspace(abc.ABC):
     @abc.abstractmethod
     def no_touch(self):
         """CLIENT NO-TOUCH ON (Redis 7.2+): True when the server took it, False when it refused."""
+
+    @abc.abstractmethod
+    def clients(self):
+        """CLIENT LIST as dicts (addr, name, id, ...) without the connection that asked."""
+
+    @abc.abstractmethod
+    def slowlog(self, count):
+        """SLOWLOG GET count as dicts (start_time, duration, command); raises BrunoOpsError when refused."""
 
     @abc.abstractmethod
     def get(self, key, action=None):
@@ -224,6 +236,18 @@ class StandaloneKeyspace(Keyspace):
                 return False
         return True
 
+    def clients(self):
+        with self.client.translate("read CLIENT LIST"):
+            pipe = self._raw.pipeline(transaction=False)  # one connection: CLIENT ID names the asking one
+            pipe.client_id()
+            pipe.client_list()
+            own, entries = pipe.execute()
+        return [entry for entry in entries if str(entry.get("id")) != str(own)]
+
+    def slowlog(self, count):
+        with self.client.translate("read SLOWLOG GET %d" % count):
+            return self._raw.slowlog_get(count)
+
     def get(self, key, action=None):
         with self.client.translate(action or "read %s" % key):
             return self._raw.get(key)
@@ -251,6 +275,8 @@ def _queue(pipe, request):
         pipe.object("idletime", key)
     elif command == "MEMORY":
         pipe.memory_usage(key)
+    elif command == "MEMORY_ALL":
+        pipe.memory_usage(key, samples=0)
     else:
         getattr(pipe, command.lower())(key, *args)
 

@@ -1,16 +1,28 @@
 # Copyright: (c) 2026, bruno.ops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Context archive: move the older messages of long sessions from a Redis list to MongoDB, losing none.
+"""Context archive: trim the older turns of long sessions from a Redis list once MongoDB holds them, losing none.
 
-Order of a move, per session: read the oldest messages (LRANGE), upsert them into MongoDB with an
-acknowledged write, and only then trim exactly those messages from the head of the list with a Lua script
-that first checks (by digest) that the head still holds what was archived. Appends go to the tail (RPUSH),
-so they never conflict with the trim; anything else that changed the head makes the trim a no-op
-(`conflicts`), and the next run archives again, idempotently. A crash between the write and the trim leaves
-messages in both places; the rerun finds them already archived (same `_id`) and trims them.
+Two modes (`archive_mode`):
 
-The parsing, document and digest helpers are pure; `run_archive()` does the I/O through the Redis keyspace
-(plugins/module_utils/clients/redis_keyspace.py) and the MongoDB client layer.
+- ``verify`` (default; the app persists every turn itself, as agent-bruno does into
+  ``agent_bruno.conversations``): read the oldest turns beyond `keep_messages`, look each one up in the app's
+  collection (ip from the key, timestamp, message, response) and trim from the head only the leading run of
+  turns found there. Nothing is ever inserted. A turn that is not there stops the trim of its session, and the
+  result says ``app_not_persisting: true`` with the counts.
+- ``copy`` (the app does not persist): insert the turns that the collection lacks, in the app's document shape
+  and with a deterministic ``_id`` (a digest of key and content, no sequence number), acknowledged, and only
+  then trim them. A crash between write and trim leaves turns in both places; the rerun finds them and trims.
+
+The trim is a Lua script that first checks (by digest) that the head still holds exactly what was verified or
+archived. Appends go to the tail (RPUSH), so they never conflict with it; anything else that changed the head
+makes the trim a no-op (`conflicts`), and the next run tries again.
+
+Read-only in check mode: before Redis 7.2 (no CLIENT NO-TOUCH) reading a list (LLEN, LRANGE) refreshes its idle
+time, so check mode there reads only TYPE, OBJECT IDLETIME and MEMORY USAGE (`check_mode_reads: auto`) and
+reports the turn figures it cannot know as null, with the reason.
+
+The parsing, document, digest and planning helpers are pure (here and in shapes.py); `run_archive()` does the
+I/O through the Redis keyspace (plugins/module_utils/clients/redis_keyspace.py) and the MongoDB client layer.
 """
 
 from __future__ import annotations
@@ -21,7 +33,7 @@ import json
 import time
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
-from ansible_collections.bruno.ops.plugins.module_utils.sessions import scope
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import scope, shapes
 from ansible_collections.bruno.ops.plugins.module_utils.sessions.cursor import (
     ScanLoop,
     failure_with_cursor,
@@ -29,25 +41,30 @@ from ansible_collections.bruno.ops.plugins.module_utils.sessions.cursor import (
 )
 from ansible_collections.bruno.ops.plugins.module_utils.sessions.lock import run_with_lock
 from ansible_collections.bruno.ops.plugins.module_utils.sessions.scope import Samples, key_text
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.shapes import Malformed
 
 try:
+    from bson.errors import BSONError
     from pymongo.errors import BulkWriteError
     from pymongo.write_concern import WriteConcern
 except ImportError:  # reported by the MongoDB client layer (require_pymongo), never at import time
+    BSONError = ValueError
     BulkWriteError = None
     WriteConcern = None
 
 DUPLICATE_KEY = 11000
+MODES = ("verify", "copy")
+CHECK_READS = ("auto", "metadata", "contents")
 
 # OBJECT IDLETIME is in whole seconds and the LRU clock ticks about once a second: read a little more.
 STATE_MARGIN = 2
 
-# Messages read, written and trimmed per round trip, over all sessions of a group: bounds memory.
+# Items read, looked up, written and trimmed per round trip, over all sessions of a group: bounds memory.
 MESSAGE_BUDGET = 5000
 
-# Trim the ARGV[1] oldest messages only if they are still exactly the ones archived (ARGV[2] = digest).
-# RPUSH appends at the tail, so concurrent appends never change the head and never make this fail; a
-# message appended during the run stays in the list.
+# Trim the ARGV[1] oldest items only if they are still exactly the ones verified/archived (ARGV[2] = digest).
+# RPUSH appends at the tail, so concurrent appends never change the head and never make this fail; an item
+# appended during the run stays in the list.
 TRIM_LUA = """
 local n = tonumber(ARGV[1])
 local items = redis.call('LRANGE', KEYS[1], 0, n - 1)
@@ -59,9 +76,8 @@ redis.call('LTRIM', KEYS[1], n, -1)
 return n
 """
 
-
-class InvalidMessage(ValueError):
-    pass
+# Kept for the callers of the former seq-only helpers.
+InvalidMessage = Malformed
 
 
 # ---- pure ---------------------------------------------------------------------------------------------------
@@ -81,27 +97,39 @@ def session_id(key, prefix):
 
 
 def message_documents(sid, items, after_seq=None):
-    """MongoDB documents for one session's messages; InvalidMessage unless every one has a rising integer seq."""
+    """`seq` shape: MongoDB documents for one session's messages (_id session:seq); Malformed on the first bad one."""
     docs = []
     last = after_seq
     for position, raw in enumerate(items):
         try:
-            message = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidMessage("message %d is not JSON (%s)" % (position, exc)) from None
-        if not isinstance(message, dict):
-            raise InvalidMessage("message %d is not a JSON object" % position)
-        seq = message.get("seq")
-        if isinstance(seq, bool) or not isinstance(seq, int):
-            raise InvalidMessage("message %d has no integer seq" % position)
-        if last is not None and seq <= last:
-            raise InvalidMessage("seq %d does not rise after %d" % (seq, last))
-        last = seq
+            message = shapes.parse_message(raw, last)
+        except Malformed as exc:
+            raise Malformed("message %d: %s" % (position, exc)) from None
+        last = message["seq"]
         doc = dict(message)
-        doc["_id"] = "%s:%d" % (sid, seq)
+        doc["_id"] = "%s:%d" % (sid, message["seq"])
         doc["session_id"] = sid
         docs.append(doc)
     return docs
+
+
+def parse_items(shape, sid, ktext, items):
+    """(parsed, malformed) for the items of one chunk: the parsed items before the first malformed one, and
+    (index, reason) of that one (None when all parse). Parsed: documents for `seq`, turns for `turns`."""
+    parsed = []
+    last = None
+    for position, raw in enumerate(items):
+        try:
+            if shape == "seq":
+                message = shapes.parse_message(raw, last)
+                last = message["seq"]
+                doc = dict(message, _id="%s:%d" % (sid, message["seq"]), session_id=sid)
+                parsed.append(doc)
+            else:
+                parsed.append(shapes.parse_turn(raw))
+        except Malformed as exc:
+            return parsed, (position, str(exc))
+    return parsed, None
 
 
 def same_document(stored, wanted):
@@ -109,21 +137,47 @@ def same_document(stored, wanted):
     return dict(stored) == wanted
 
 
+def same_turn(stored, wanted):
+    """A stored turn document is this turn (copy mode's own _id): the fields that identify a turn agree."""
+    return all(stored.get(name) == wanted[name] for name in ("ip", "timestamp", "message", "response"))
+
+
+def plan_trim(found, mode):
+    """How many items from the head to trim, given whether each parsed item is in the collection (in order):
+    verify -> the leading run of found ones; copy -> all of them (the missing ones are inserted first)."""
+    if mode == "copy":
+        return len(found)
+    count = 0
+    for present in found:
+        if not present:
+            break
+        count += 1
+    return count
+
+
 def plan_group(pending, chunk_size, budget=MESSAGE_BUDGET):
-    """Take sessions off `pending` (deque of [key, sid, excess]) until the message budget is used; pure."""
+    """Take sessions off `pending` (deque of entries with 'excess') until the item budget is used; pure."""
     group = []
     while pending and (not group or budget > 0):
-        key, sid, excess = pending.popleft()
-        take = min(excess, chunk_size)
-        group.append((key, sid, excess, take))
-        budget -= take
+        entry = pending.popleft()
+        entry["take"] = min(entry["excess"], chunk_size)
+        group.append(entry)
+        budget -= entry["take"]
     return group
+
+
+def can_exceed(nbytes, keep, shape):
+    """Whether a list of `nbytes` (MEMORY USAGE, every element counted) can hold more than `keep` items of
+    `shape`: each well-formed item takes at least MIN_ITEM_BYTES. Unknown sizes can."""
+    if not isinstance(nbytes, int):
+        return True
+    return nbytes >= (keep + 1) * shapes.MIN_ITEM_BYTES[shape]
 
 
 def state_record(started_ms, params, pattern, target):
     """What a complete full pass leaves in state_key: when it started, and what it was run with."""
     return json.dumps({"started_ms": started_ms, "keep_messages": params["keep_messages"], "pattern": pattern,
-                       "collection": target}, sort_keys=True)
+                       "collection": target, "mode": params.get("archive_mode", "verify")}, sort_keys=True)
 
 
 def unchanged_after(raw_state, now_ms, params, pattern, target):
@@ -137,40 +191,52 @@ def unchanged_after(raw_state, now_ms, params, pattern, target):
     except (ValueError, TypeError, KeyError):
         return None
     if state != json.loads(state_record(started_ms, params, pattern, target)) or now_ms < started_ms:
-        return None  # another keep_messages, pattern or collection: what it skipped proves nothing now
+        return None  # another keep_messages, pattern, collection or mode: what it skipped proves nothing now
     return (now_ms - started_ms) // 1000 + STATE_MARGIN
 
 
 def new_archive_counts():
-    return dict(scanned=0, matched=0, archived=0, inserted=0, already_archived=0, moved=0, sessions_trimmed=0,
-                conflicts=0, collisions=0, invalid=0, skipped=0, vanished=0, messages_over_limit=0, unchanged=0,
-                idle_skipped=0)
+    return dict(scanned=0, matched=0, archived=0, verified=0, inserted=0, already_archived=0, missing=0,
+                moved=0, sessions_trimmed=0, sessions_not_persisted=0, conflicts=0, collisions=0, malformed=0,
+                invalid=0, skipped=0, vanished=0, messages_over_limit=0, unchanged=0, idle_skipped=0,
+                below_limit_by_size=0, not_read=0)
+
+
+UNPREDICTED = ("matched", "messages_over_limit", "archived", "verified", "inserted", "already_archived", "missing",
+               "moved", "sessions_trimmed", "sessions_not_persisted", "malformed", "invalid")
 
 
 def archive_diff(counts, samples, check_mode):
     before = {"sessions_over_limit": counts["matched"], "messages_over_limit": counts["messages_over_limit"],
               "session_keys": samples.get("archived")}
-    left = counts["messages_over_limit"] - (counts["archived"] if check_mode else counts["moved"])
-    after = {"sessions_over_limit": counts["matched"] - (counts["matched"] if check_mode else
-                                                         counts["sessions_trimmed"]),
-             "messages_over_limit": max(0, left)}
+    left = None
+    if counts["messages_over_limit"] is not None and counts["moved"] is not None:
+        left = max(0, counts["messages_over_limit"] - counts["moved"])
+    trimmed = counts["sessions_trimmed"]
+    after = {"sessions_over_limit": None if trimmed is None else counts["matched"] - trimmed,
+             "messages_over_limit": left}
     return {"before": before, "after": after}
 
 
 # ---- I/O ------------------------------------------------------------------------------------------------------
 
 class Archiver:
-    def __init__(self, keyspace, mclient, params, check_mode):
+    def __init__(self, keyspace, mclient, params, check_mode, reads_contents=True):
         self.r = keyspace
         self.m = mclient
         self.keep = params["keep_messages"]
         self.chunk = params["chunk_size"]
+        self.shape = params.get("session_shape") or "turns"
+        self.mode = params.get("archive_mode") or "verify"
         self.prefix = params["prefix"] or ""
+        self.redact = params.get("redact", True)
         self.skip_idle = params.get("skip_idle_longer_than")
         self.unchanged_after = None  # seconds: sessions idle longer were not touched since the last full run
         self.check_mode = check_mode
+        self.reads_contents = reads_contents
         self.counts = new_archive_counts()
         self.samples = Samples(params["sample_size"])
+        self.malformed_turns = []  # [{key, index, reason}] named, at most sample_size (10 at least)
         self.skipped_types = {}
         self.warnings = []
         self.trim = keyspace.script(TRIM_LUA)
@@ -182,52 +248,54 @@ class Archiver:
             self.collection = database.get_collection(params["collection"], write_concern=concern)
         self.target = "%s.%s" % (mclient.params["database"], params["collection"])
 
+    def show(self, key):
+        return shapes.redact_key(key_text(key), self.prefix, self.redact)
+
     def batch(self, keys):
-        # Plain reads, not a script: they go on under CLIENT PAUSE WRITE and on any Redis version. Round one
-        # uses only commands that leave access times alone (TYPE, OBJECT IDLETIME); only the sessions that can
-        # have grown get LLEN (which, before Redis 7.2, counts as an access).
-        replies = self.r.read_keys(keys, ("TYPE", "IDLETIME"),
-                                   action="read the type and idle time of %d sessions" % len(keys))
+        # Round one uses only commands that leave access times alone (TYPE, OBJECT IDLETIME, MEMORY USAGE);
+        # only the sessions that can have grown past the limit are read further (LLEN, LRANGE: before Redis 7.2
+        # an access, so check mode there stops here unless check_mode_reads=contents).
+        replies = self.r.read_keys(keys, ("TYPE", "IDLETIME", "MEMORY_ALL"),
+                                   action="read the type, idle time and size of %d sessions" % len(keys))
         self.counts["scanned"] += len(keys)
         candidates = self.worth_reading(keys, replies)
         if not candidates:
             return
-        pending = self.over_limit(candidates)
-        if self.check_mode:
-            predicted = sum(item[2] for item in pending)
-            self.counts["archived"] += predicted
-            self.counts["moved"] += predicted
-            self.counts["sessions_trimmed"] += len(pending)
+        if not self.reads_contents:
+            self.counts["not_read"] += len(candidates)
             return
-        # Each round moves one chunk per session; a session with more goes back in the queue. Every round
-        # either shrinks a session's excess or drops the session, so the loop ends; the cap is a backstop.
-        for _round in range(1 + sum(item[2] for item in pending)):
+        pending = self.over_limit(candidates)
+        # Each round handles one chunk per session; a session whose whole chunk went goes back in the queue.
+        # Every round shrinks a session's excess or drops the session, so the loop ends; the cap is a backstop.
+        for _round in range(1 + sum(entry["excess"] for entry in pending)):
             if not pending:
                 break
-            for key, sid, excess, moved in self.move(plan_group(pending, self.chunk)):
-                if moved and excess - moved > 0:
-                    pending.append((key, sid, excess - moved))
+            for entry, done in self.move(plan_group(pending, self.chunk)):
+                entry["excess"] -= done
+                entry["offset"] += done if self.check_mode else 0
+                if done and done == entry["take"] and entry["excess"] > 0:
+                    pending.append(entry)
 
     def worth_reading(self, keys, replies):
-        """The list keys that may hold more than keep_messages, from their TYPE and OBJECT IDLETIME."""
+        """The list keys that may hold more than keep_messages, from TYPE, OBJECT IDLETIME and MEMORY USAGE."""
         candidates = []
-        for key, (name, idle) in zip(keys, replies, strict=True):
+        for key, (name, idle, nbytes) in zip(keys, replies, strict=True):
             if name == "none":
                 self.counts["vanished"] += 1
             elif name != "list":
                 self.skip(key, name)
-            elif not isinstance(idle, int):  # no idle time (LFU policy): read it
-                candidates.append(key)
-            elif self.skip_idle is not None and idle > self.skip_idle:
+            elif isinstance(idle, int) and self.skip_idle is not None and idle > self.skip_idle:
                 self.counts["idle_skipped"] += 1
-            elif self.unchanged_after is not None and idle > self.unchanged_after:
+            elif isinstance(idle, int) and self.unchanged_after is not None and idle > self.unchanged_after:
                 self.counts["unchanged"] += 1
+            elif not can_exceed(nbytes, self.keep, self.shape):
+                self.counts["below_limit_by_size"] += 1
             else:
                 candidates.append(key)
         return candidates
 
     def over_limit(self, candidates):
-        """LLEN of each candidate; returns a deque of [key, session id, messages over the limit]."""
+        """LLEN of each candidate; returns a deque of the sessions over the limit."""
         lengths = self.r.pipeline([("LLEN", key) for key in candidates],
                                   action="read the length of %d sessions" % len(candidates))
         pending = collections.deque()
@@ -237,100 +305,186 @@ class Archiver:
             elif length > self.keep:
                 self.counts["matched"] += 1
                 self.counts["messages_over_limit"] += length - self.keep
-                self.samples.add("archived", key)
-                pending.append((key, session_id(key, self.prefix), length - self.keep))
+                self.samples.add("archived", self.show(key))
+                pending.append({"key": key, "sid": session_id(key, self.prefix), "excess": length - self.keep,
+                                "offset": 0})
         return pending
 
     def move(self, group):
-        """Archive, then trim, one chunk of each session of the group; returns [(key, sid, excess, moved)]."""
-        replies = self.r.pipeline([("LRANGE", key, 0, take - 1) for key, _sid, _excess, take in group],
-                                  action="read the oldest messages of %d sessions" % len(group))
+        """Verify (and, in copy mode, archive), then trim, one chunk of each session of the group; returns
+        [(entry, items trimmed)] (would be trimmed, in check mode)."""
+        outcomes, work = self.read_chunks(group)
+        if not work:
+            return outcomes
+        plans, inserts = self.decide(work)
+        collided = self.write(inserts) if inserts else set()
+        trims = []
+        for entry, items, count in plans:
+            if entry["sid"] in collided or not count:
+                outcomes.append((entry, 0))
+            else:
+                trims.append((entry, items, count))
+        return outcomes + self.trim_heads(trims)
+
+    def read_chunks(self, group):
+        """LRANGE of each session's chunk: ([(entry, 0)] for those left alone, [(entry, items, parsed)])."""
+        replies = self.r.pipeline(
+            [("LRANGE", e["key"], e["offset"], e["offset"] + e["take"] - 1) for e in group],
+            action="read the oldest turns of %d sessions" % len(group))
+        outcomes, work = [], []
+        for entry, items in zip(group, replies, strict=True):
+            if isinstance(items, Exception) or len(items) != entry["take"]:
+                self.conflict(entry["key"])  # shrank or changed type since the probe: left for the next run
+                outcomes.append((entry, 0))
+                continue
+            parsed, bad = parse_items(self.shape, entry["sid"], key_text(entry["key"]), items)
+            if bad is not None:
+                self.malformed(entry, bad)
+            if parsed:
+                work.append((entry, items, parsed))
+            else:
+                outcomes.append((entry, 0))
+        return outcomes, work
+
+    def decide(self, work):
+        """Look the chunks up; ([(entry, items, how many to trim)], documents to insert in copy mode)."""
+        plans, inserts = [], []
+        for (entry, items, parsed), present in zip(work, self.lookup(work), strict=True):
+            hits = sum(present)
+            self.counts["verified"] += hits
+            self.counts["already_archived"] += hits
+            self.counts["archived"] += hits
+            if self.mode == "verify" and hits < len(parsed):
+                self.counts["missing"] += len(parsed) - hits
+                self.counts["sessions_not_persisted"] += 1
+                self.samples.add("not_persisted", self.show(entry["key"]))
+            if self.mode == "copy":
+                inserts.extend(self.document(entry, item) for item, there in zip(parsed, present, strict=True)
+                               if not there)
+            plans.append((entry, items, plan_trim(present, self.mode)))
+        return plans, inserts
+
+    def trim_heads(self, trims):
+        """TRIM_LUA for each (entry, items, count) (nothing in check mode); [(entry, trimmed)]."""
+        if not trims:
+            return []
+        if self.check_mode:
+            results = [count for _entry, _items, count in trims]
+        else:
+            results = self.r.run_script_each(
+                self.trim, [(e["key"], [count, digest(items[:count])]) for e, items, count in trims],
+                action="trim archived turns from %d sessions" % len(trims))
         outcomes = []
-        ready = []
-        docs = []
-        for (key, sid, excess, take), items in zip(group, replies, strict=True):
-            if isinstance(items, Exception) or len(items) != take:
-                self.conflict(key)  # shrank or changed type since the probe: left for the next run
-                outcomes.append((key, sid, excess, 0))
+        for (entry, _items, count), result in zip(trims, results, strict=True):
+            if isinstance(result, Exception) or result != count:
+                self.conflict(entry["key"])  # the head changed since it was read: not trimmed; next run trims
+                outcomes.append((entry, 0))
                 continue
-            try:
-                session_docs = message_documents(sid, items)
-            except InvalidMessage as exc:
-                self.counts["invalid"] += 1
-                self.samples.add("invalid", key)
-                if self.counts["invalid"] <= 3:
-                    self.warnings.append("session %s left in Redis: %s" % (key_text(key), exc))
-                outcomes.append((key, sid, excess, 0))
-                continue
-            ready.append((key, sid, excess, take, digest(items)))
-            docs.extend(session_docs)
-        if not ready:
-            return outcomes
-        collided = self.write(docs)  # raises before any trim when MongoDB did not take the messages
-        trimmed = [entry for entry in ready if entry[1] not in collided]
-        outcomes.extend((key, sid, excess, 0) for key, sid, excess, _take, _digest in ready if sid in collided)
-        if not trimmed:
-            return outcomes
-        results = self.r.run_script_each(
-            self.trim, [(key, [take, items_digest]) for key, _sid, _excess, take, items_digest in trimmed],
-            action="trim archived messages from %d sessions" % len(trimmed))
-        for (key, sid, excess, take, _digest), result in zip(trimmed, results, strict=True):
-            if isinstance(result, Exception) or result != take:
-                self.conflict(key)  # the head changed since it was read: archived, not trimmed; next run trims
-                outcomes.append((key, sid, excess, 0))
-                continue
-            self.counts["moved"] += take
-            if take == excess:
+            self.counts["moved"] += count
+            if count == entry["excess"]:
                 self.counts["sessions_trimmed"] += 1
-            outcomes.append((key, sid, excess, take))
+            outcomes.append((entry, count))
         return outcomes
+
+    def document(self, entry, item):
+        if self.shape == "seq":
+            return item
+        return shapes.turn_document(key_text(entry["key"]), entry["sid"], item)
+
+    def lookup(self, work):
+        """For each (entry, items, parsed) of `work`, whether each parsed item is in the collection."""
+        if self.shape == "seq":
+            wanted = {doc["_id"]: doc for _entry, _items, parsed in work for doc in parsed}
+            with self.m.translate("look up %d messages in %s" % (len(wanted), self.target)):
+                stored = {doc["_id"]: doc for doc in self.collection.find({"_id": {"$in": list(wanted)}})}
+            found = []
+            for entry, _items, parsed in work:
+                present = []
+                for doc in parsed:
+                    there = doc["_id"] in stored
+                    if there and not same_document(stored[doc["_id"]], doc):
+                        self.collision(entry["sid"])
+                        present.append(False)
+                        break
+                    present.append(there)
+                found.append(present + [False] * (len(parsed) - len(present)))
+            return found
+        # One query per group (not per session): the ips of the group, and the timestamps of their turns.
+        query = shapes.group_filter([(entry["sid"], parsed) for entry, _items, parsed in work])
+        stored = {}
+        with self.m.translate("look up the turns of %d sessions in %s" % (len(work), self.target)):
+            for doc in self.collection.find(query, {"ip": 1, "timestamp": 1, "message": 1, "response": 1}):
+                stored.setdefault(doc.get("ip"), []).append(doc)
+        return [shapes.match_turns(parsed, stored.get(entry["sid"], [])) for entry, _items, parsed in work]
+
+    def malformed(self, entry, bad):
+        index, reason = bad
+        self.counts["malformed"] += 1
+        self.counts["invalid"] += 1
+        named = {"key": self.show(entry["key"]), "index": entry["offset"] + index, "reason": reason}
+        if len(self.malformed_turns) < max(10, self.samples.size):
+            self.malformed_turns.append(named)
+        self.samples.add("invalid", named["key"])
 
     def skip(self, key, type_name):
         self.counts["skipped"] += 1
-        self.samples.add("skipped", key)
+        self.samples.add("skipped", self.show(key))
         self.skipped_types[type_name] = self.skipped_types.get(type_name, 0) + 1
 
     def conflict(self, key):
         self.counts["conflicts"] += 1
-        self.samples.add("conflicts", key)
+        self.samples.add("conflicts", self.show(key))
+
+    def collision(self, sid):
+        self.counts["collisions"] += 1
+        if self.counts["collisions"] <= 3:
+            self.warnings.append(
+                "session %s left in Redis: %s already holds a different document with the same _id (was the "
+                "session id reused?)" % (self.show(self.prefix + sid), self.target))
 
     def write(self, docs):
-        """Insert every document that is not archived yet (unordered, acknowledged): an idempotent upsert keyed by
-        `_id` = session:seq. Returns the sessions whose seq collides with a different archived message (those are
-        not trimmed). Raises, before anything is trimmed, on any other write error."""
-        with self.m.translate("archive %d messages to %s" % (len(docs), self.target)):
-            try:
-                result = self.collection.insert_many(docs, ordered=False)
-                if not result.acknowledged:
-                    raise errors.BrunoOpsError("MongoDB did not acknowledge the archive write to %s; nothing was "
-                                               "trimmed" % self.target, kind=errors.API)
-                inserted, duplicates = len(result.inserted_ids), []
-            except BulkWriteError as exc:
-                details = exc.details or {}
-                others = [e for e in details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
-                if others or details.get("writeConcernErrors"):
-                    raise
-                inserted = details.get("nInserted", 0)
-                duplicates = [docs[e["index"]] for e in details.get("writeErrors", [])]
+        """Insert the documents the collection lacks (unordered, acknowledged; `_id` makes it idempotent).
+        Returns the sessions whose _id collides with a different document (those are not trimmed). Raises,
+        before anything is trimmed, on any other write error. In check mode: counts what it would insert."""
+        if self.check_mode:
+            self.counts["inserted"] += len(docs)
+            self.counts["archived"] += len(docs)
+            return set()
+        try:
+            with self.m.translate("archive %d turns to %s" % (len(docs), self.target)):
+                try:
+                    result = self.collection.insert_many(docs, ordered=False)
+                    if not result.acknowledged:
+                        raise errors.BrunoOpsError("MongoDB did not acknowledge the archive write to %s; nothing "
+                                                   "was trimmed" % self.target, kind=errors.API)
+                    inserted, duplicates = len(result.inserted_ids), []
+                except BulkWriteError as exc:
+                    details = exc.details or {}
+                    others = [e for e in details.get("writeErrors", []) if e.get("code") != DUPLICATE_KEY]
+                    if others or details.get("writeConcernErrors"):
+                        raise
+                    inserted = details.get("nInserted", 0)
+                    duplicates = [docs[e["index"]] for e in details.get("writeErrors", [])]
+        except (BSONError, OverflowError) as exc:  # validated before; never "connection options invalid"
+            raise errors.BrunoOpsError("cannot archive %d turns to %s: a document could not be encoded (%s); "
+                                       "nothing was trimmed" % (len(docs), self.target, type(exc).__name__),
+                                       kind=errors.API) from None
         self.counts["inserted"] += inserted
         self.counts["archived"] += inserted
         collided = set()
         if duplicates:
             wanted = {doc["_id"]: doc for doc in duplicates}
-            with self.m.translate("compare %d already archived messages in %s" % (len(wanted), self.target)):
+            with self.m.translate("compare %d already archived turns in %s" % (len(wanted), self.target)):
                 stored = {doc["_id"]: doc for doc in self.collection.find({"_id": {"$in": list(wanted)}})}
             for doc_id, doc in wanted.items():
-                if doc_id in stored and same_document(stored[doc_id], doc):
+                same = same_document if self.shape == "seq" else same_turn
+                if doc_id in stored and same(stored[doc_id], doc):
                     self.counts["already_archived"] += 1
                     self.counts["archived"] += 1
                 else:
-                    collided.add(doc["session_id"])
-        if collided:
-            self.counts["collisions"] += len(collided)
-            for sid in sorted(collided)[:3]:
-                self.warnings.append(
-                    "session %s left in Redis: %s already holds a different message with the same session and "
-                    "seq (was the session id reused?)" % (sid, self.target))
+                    sid = doc.get("session_id") or doc.get("ip")
+                    collided.add(sid)
+                    self.collision(sid)
         return collided
 
 
@@ -356,6 +510,21 @@ def validate_archive_options(params):
     if not params["collection"] or "$" in params["collection"]:
         raise errors.BrunoOpsError("collection must be a MongoDB collection name (got %r)" % params["collection"],
                                    kind=errors.INVALID)
+    shape = params.get("session_shape") or "turns"
+    if shape not in shapes.LIST_SHAPES:
+        raise errors.BrunoOpsError(
+            "session_shape %r cannot be archived: the archive trims the oldest items of a list, and %s sessions "
+            "have no order to trim; use session_shape turns (the agent's lists of turns) or seq" % (shape, shape),
+            kind=errors.INVALID)
+    if (params.get("archive_mode") or "verify") not in MODES:
+        raise errors.BrunoOpsError("archive_mode must be one of %s" % ", ".join(MODES), kind=errors.INVALID)
+
+
+def persistence_warning(result, target):
+    figures = (result["missing"], result["sessions_not_persisted"], target)
+    return ("THE APP IS NOT PERSISTING: %d of the turns beyond keep_messages in %d sessions are not in %s, so "
+            "Redis holds the only copy; nothing past the first missing turn was trimmed. Fix the app's MongoDB "
+            "writes, or run with archive_mode=copy to copy them first" % figures)
 
 
 def run_archive(keyspace, mclient, params, check_mode, *, clock=time.monotonic, sleep=time.sleep):
@@ -369,7 +538,9 @@ def run_archive(keyspace, mclient, params, check_mode, *, clock=time.monotonic, 
     def body(lock):
         loop = ScanLoop(keyspace, pattern, params, clock=clock, sleep=sleep)
         no_touch = try_no_touch(keyspace)
-        archiver = Archiver(keyspace, mclient, params, check_mode)
+        reads = params.get("check_mode_reads") or "auto"
+        reads_contents = (not check_mode) or reads == "contents" or (reads == "auto" and no_touch)
+        archiver = Archiver(keyspace, mclient, params, check_mode, reads_contents=reads_contents)
         state_key = params.get("state_key")
         now_ms = keyspace.time_ms()
         if state_key:
@@ -383,36 +554,75 @@ def run_archive(keyspace, mclient, params, check_mode, *, clock=time.monotonic, 
                     lock.refresh()
             loop.finish()
             if state_key and loop.complete and loop.full_pass and not check_mode:
-                keyspace.set(state_key, state_record(now_ms, params, pattern, archiver.target),
+                # With CLIENT NO-TOUCH the run's start: a session idle since then was not used since. Before
+                # Redis 7.2 our own reads are accesses, so the run's end: a session this run read (and did not
+                # trim: turns missing, malformed) then looks unchanged to the next run and ages, instead of being
+                # read, and so refreshed, on every run (the idle cleanup would never delete it). A session used
+                # during the run after it was read waits for its next use to be looked at again; none is lost.
+                since_ms = now_ms if no_touch else keyspace.time_ms()
+                keyspace.set(state_key, state_record(since_ms, params, pattern, archiver.target),
                              action="record the archive state %s" % state_key)
         except errors.BrunoOpsError as exc:
             counts = dict(archiver.counts)
             raise failure_with_cursor(exc, loop, counts, "session archive",
-                                      "Messages are trimmed only after MongoDB acknowledged them, so none is "
-                                      "lost") from None
-        result = dict(archiver.counts)
-        result.update(loop.report())
-        result.update(
-            skipped_types=archiver.skipped_types,
-            pattern=pattern,
-            collection=archiver.target,
-            keep_messages=params["keep_messages"],
-            duration=round(clock() - started, 3),
-            no_touch=no_touch,
-            incremental=archiver.unchanged_after is not None,
-            samples=archiver.samples.report(("archived", "conflicts", "invalid", "skipped")),
-            diff=archive_diff(archiver.counts, archiver.samples, check_mode),
-            warnings=loop.warnings + archiver.warnings,
-        )
-        if archiver.counts["skipped"]:
-            result["warnings"].append("%d keys matching %s are not lists and were skipped (types: %s)" % (
-                archiver.counts["skipped"], pattern, ", ".join(sorted(archiver.skipped_types))))
-        return result
+                                      "Turns are trimmed only once MongoDB holds them, so none is lost") from None
+        return finish(archiver, loop, dict(pattern=pattern, duration=round(clock() - started, 3),
+                                           no_touch=no_touch, reads_contents=reads_contents,
+                                           check_mode=check_mode))
 
     result = run_with_lock(keyspace, params.get("lock"), check_mode, body)
-    result["changed"] = bool(result["moved"] or result["inserted"])
-    undo = ("the archived messages are in mongodb %s (documents with session_id and seq); to restore a session, LPUSH "
-            "its archived messages back onto the list, newest first" % result["collection"])
+    result["changed"] = bool(result["moved"] or result["inserted"] or
+                             (result["prediction"] == "metadata" and result["not_read"]))
+    undo = ("the trimmed turns are in mongodb %s (documents {ip, timestamp, message, response, context}); to restore "
+            "a session, RPUSH them back in timestamp order before its remaining turns" % result["collection"])
     result["change"] = scope.session_change("session_archive", keyspace.address, pattern, result["diff"],
                                             changed=result["changed"], undo=undo, check_mode=check_mode)
+    return result
+
+
+def finish(archiver, loop, extra):
+    counts = dict(archiver.counts)
+    prediction = "exact" if extra["reads_contents"] else "metadata"
+    if not extra["check_mode"]:
+        prediction = "applied"
+    if prediction == "metadata":
+        for name in UNPREDICTED:
+            counts[name] = None
+    result = dict(counts)
+    result.update(loop.report())
+    result.update(
+        skipped_types=archiver.skipped_types,
+        pattern=extra["pattern"],
+        collection=archiver.target,
+        keep_messages=archiver.keep,
+        unit=shapes.SHAPE_UNITS[archiver.shape],
+        session_shape=archiver.shape,
+        archive_mode=archiver.mode,
+        duration=extra["duration"],
+        no_touch=extra["no_touch"],
+        prediction=prediction,
+        incremental=archiver.unchanged_after is not None,
+        app_not_persisting=None if prediction == "metadata" else (
+            archiver.mode == "verify" and archiver.counts["missing"] > 0),
+        malformed_turns=archiver.malformed_turns,
+        samples=archiver.samples.report(("archived", "conflicts", "invalid", "skipped", "not_persisted")),
+        warnings=loop.warnings + archiver.warnings,
+    )
+    result["diff"] = archive_diff(counts, archiver.samples, extra["check_mode"])
+    if prediction == "metadata":
+        result["warnings"].append(
+            "check mode did not read the %d sessions that may be over keep_messages: this Redis has no CLIENT "
+            "NO-TOUCH (it needs 7.2+), and reading a list there refreshes its idle time, which would change what "
+            "the idle cleanup deletes. Turn figures are null; set check_mode_reads=contents to read them anyway "
+            "(resets those sessions' idle times)" % archiver.counts["not_read"])
+    if result["app_not_persisting"]:
+        result["warnings"].append(persistence_warning(result, archiver.target))
+    if archiver.counts["malformed"]:
+        first = archiver.malformed_turns[0]
+        result["warnings"].append(
+            "%d sessions hold a malformed turn, left in Redis with every turn after it (first: %s turn %d: %s); "
+            "see malformed_turns" % (archiver.counts["malformed"], first["key"], first["index"], first["reason"]))
+    if archiver.counts["skipped"]:
+        result["warnings"].append("%d keys matching %s are not lists and were skipped (types: %s)" % (
+            archiver.counts["skipped"], extra["pattern"], ", ".join(sorted(archiver.skipped_types))))
     return result

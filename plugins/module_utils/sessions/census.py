@@ -19,12 +19,16 @@ import time
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
 from ansible_collections.bruno.ops.plugins.module_utils.facts import series_stats
-from ansible_collections.bruno.ops.plugins.module_utils.sessions.scope import key_text
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import shapes
+from ansible_collections.bruno.ops.plugins.module_utils.sessions.scope import key_text, literal_prefix
 
 # Upper bounds of the histogram buckets, in seconds; the last bucket of each is "at or above the last bound".
 TTL_BUCKETS = (("lt_1h", 3600), ("lt_24h", 86400))
 IDLE_BUCKETS = (("lt_1m", 60), ("lt_10m", 600), ("lt_1h", 3600), ("lt_24h", 86400))
 MEASURE_BATCH = 500  # keys measured between two looks at the clock
+LENGTH_COMMANDS = {"list": "LLEN", "hash": "HLEN", "string": "STRLEN"}
+CLIENT_ROWS = 50
+SLOWLOG_ENTRIES = 128
 Z95 = 1.959964
 
 
@@ -157,6 +161,11 @@ class Census:
         self.regex = glob_to_regex(options["pattern"].encode("utf-8").decode("latin-1"))
         self.notes = []
         self.not_reported = []
+        self.session_type = options.get("session_type") or shapes.type_of_shape(options.get("session_shape") or "turns")
+        self.unit = shapes.SHAPE_UNITS[options.get("session_shape") or "turns"]
+        self.lengths = False  # whether lengths are read (never where reading one restarts an idle time)
+        self.lengths_reason = None
+        self.prefix = literal_prefix(options["pattern"])
 
     def run(self):
         started = self.clock()
@@ -164,6 +173,8 @@ class Census:
         server, dbsize = self.server_facts()
         if self.o["context_lengths"]:
             self._no_touch(server.get("version"))
+        else:
+            self.lengths_reason = "context_lengths is false"
 
         exact_possible = dbsize <= self.o["exact_count_limit"]
         stop_at = None if exact_possible else self.o["sample_size"]
@@ -241,13 +252,45 @@ class Census:
         for name, value in facts.items():
             if value is None and name != "used_memory_pct_of_maxmemory":
                 self.not_reported.append("server.%s" % name)
+        facts["clients_by_addr"] = self.client_facts()
+        facts["slowlog_keys"] = self.slowlog_facts()
         return facts, int(dbsize)
 
     def _no_touch(self, version):
-        """Ask Redis (7.2+) not to count this connection's reads as accesses, so LLEN keeps idle times."""
-        if not self.keyspace.no_touch():
-            self.notes.append("CLIENT NO-TOUCH refused by Redis %s (it needs 7.2+): LLEN refreshes the idle time "
-                              "of the sampled list keys, after this run read it" % version)
+        """Ask Redis (7.2+) not to count this connection's reads as accesses. Where it cannot, lengths are not
+        read at all (LLEN/HLEN/STRLEN would restart the sampled sessions' idle times, and the cleanup that runs
+        next would spare them): sizes in bytes (MEMORY USAGE, which never touches) stand in."""
+        try:
+            took = self.keyspace.no_touch()
+        except errors.BrunoOpsError:
+            took = False
+        if took:
+            self.lengths = True
+            return
+        self.lengths_reason = ("Redis %s has no CLIENT NO-TOUCH (it needs 7.2+): reading a session's length there "
+                               "restarts its idle time, so lengths were not read; context_bytes gives sizes "
+                               "(MEMORY USAGE) instead" % version)
+        self.notes.append(self.lengths_reason)
+
+    def client_facts(self):
+        """CLIENT LIST grouped by client address (connections per pod), without this module's own connection."""
+        try:
+            entries = self.keyspace.clients()
+        except errors.BrunoOpsError as exc:
+            self.notes.append("CLIENT LIST refused: %s" % exc.message)
+            self.not_reported.append("server.clients_by_addr")
+            return None
+        return clients_by_addr(entries)
+
+    def slowlog_facts(self):
+        """SLOWLOG entries of KEYS (the agent's GET /stats runs KEYS bruno:session:*)."""
+        try:
+            entries = self.keyspace.slowlog(SLOWLOG_ENTRIES)
+        except errors.BrunoOpsError as exc:
+            self.notes.append("SLOWLOG refused: %s" % exc.message)
+            self.not_reported.append("server.slowlog_keys")
+            return None
+        return slowlog_keys(entries)
 
     # -- counting ------------------------------------------------------------------------------------
 
@@ -299,11 +342,12 @@ class Census:
             reason = idle_error.split(".", maxsplit=1)[0]
             self.notes.append("OBJECT IDLETIME refused (%s): idle times not reported" % reason)
             self.not_reported.append("idle")
-        if self.o["context_lengths"]:
-            lists = [r for r in records if r["type"] == "list"]
-            lengths = self.keyspace.pipeline([("LLEN", r["key"]) for r in lists],
-                                             action="read LLEN of sampled list keys")
-            for index, record in enumerate(lists):
+        command = LENGTH_COMMANDS.get(self.session_type)
+        if self.lengths and command:
+            measured = [r for r in records if r["type"] == self.session_type]
+            lengths = self.keyspace.pipeline([(command, r["key"]) for r in measured],
+                                             action="read %s of sampled session keys" % command)
+            for index, record in enumerate(measured):
                 record["length"] = lengths[index] if isinstance(lengths[index], int) else None
         return records
 
@@ -329,10 +373,10 @@ class Census:
         ranked = sorted((r for r in sessions if r["bytes"] is not None), key=lambda r: -r["bytes"])[:n]
         return [self._row(r) for r in ranked], "sample"
 
-    @staticmethod
-    def _row(record):
+    def _row(self, record):
         pttl = record["pttl"]
-        return {"key": key_text(record["key"]), "bytes": record["bytes"], "type": record["type"],
+        shown = shapes.redact_key(key_text(record["key"]), self.prefix, self.o.get("redact", True))
+        return {"key": shown, "bytes": record["bytes"], "type": record["type"],
                 "length": record["length"], "ttl_seconds": None if pttl is None or pttl < 0 else pttl / 1000.0,
                 "idle_seconds": record["idle"]}
 
@@ -342,21 +386,27 @@ class Census:
         types = {}
         for record in sessions:
             types[record["type"]] = types.get(record["type"], 0) + 1
-        session_type = self.o["session_type"]
+        session_type = self.session_type
         sizes = [r["bytes"] for r in sessions if r["bytes"] is not None]
         memory = distribution(sizes)
         memory = {"mean_bytes": memory["mean"], "p50_bytes": memory["p50"], "p95_bytes": memory["p95"],
                   "max_bytes": memory["max"],
                   "estimated_total_bytes": int(round(memory["mean"] * count)) if sizes and count else None}
-        lengths = [r["length"] for r in sessions if r["type"] == "list" and r["length"] is not None]
+        lengths = [r["length"] for r in sessions if r["type"] == session_type and r["length"] is not None]
         context = None
-        if self.o["context_lengths"] and lengths:
+        if self.lengths and lengths:
             context = distribution(lengths)
             context["sessions"] = len(lengths)
-        elif not self.o["context_lengths"]:
+            context["unit"] = self.unit
+        elif not self.lengths:
             self.not_reported.append("context_length")
         elif sessions:
-            self.notes.append("no list keys in the sample: context_length is null")
+            self.notes.append("no %s keys in the sample: context_length is null" % session_type)
+        session_sizes = [r["bytes"] for r in sessions if r["type"] == session_type and r["bytes"] is not None]
+        context_bytes = None
+        if session_sizes:
+            context_bytes = distribution(session_sizes)
+            context_bytes["sessions"] = len(session_sizes)
         idles = [r["idle"] for r in sessions if r["idle"] is not None]
         idle = None
         if idles:
@@ -371,7 +421,45 @@ class Census:
             "idle": idle,
             "memory": memory,
             "context_length": context,
+            "context_length_unavailable": None if self.lengths else self.lengths_reason,
+            "context_bytes": context_bytes,
         }
+
+
+def clients_by_addr(entries, limit=CLIENT_ROWS):
+    """CLIENT LIST entries -> [{addr (IP without port), connections, names}], most connections first. Pure."""
+    groups = {}
+    for entry in entries:
+        addr = str(entry.get("addr") or "")
+        host = addr.rsplit(":", 1)[0] if ":" in addr else addr
+        host = host.strip("[]")
+        row = groups.setdefault(host, {"addr": host, "connections": 0, "names": set()})
+        row["connections"] += 1
+        name = entry.get("name")
+        if isinstance(name, bytes):
+            name = name.decode("utf-8", errors="backslashreplace")
+        if name:
+            row["names"].add(name)
+    rows = sorted(groups.values(), key=lambda row: (-row["connections"], row["addr"]))[:limit]
+    return [dict(row, names=sorted(row["names"])) for row in rows]
+
+
+def slowlog_keys(entries):
+    """SLOWLOG GET entries -> {entries, max_duration_us, last_unix} of those whose command is KEYS. Pure."""
+    durations, last = [], None
+    for entry in entries:
+        command = entry.get("command") or b""
+        if isinstance(command, (list, tuple)):
+            command = command[0] if command else b""
+        if isinstance(command, bytes):
+            command = command.decode("utf-8", errors="replace")
+        if str(command).split(" ", 1)[0].upper() != "KEYS":
+            continue
+        durations.append(int(entry.get("duration") or 0))
+        start = entry.get("start_time")
+        if isinstance(start, int) and (last is None or start > last):
+            last = start
+    return {"entries": len(durations), "max_duration_us": max(durations) if durations else None, "last_unix": last}
 
 
 def validate(params):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
-from ansible_collections.bruno.ops.plugins.module_utils.sessions import scope
+from ansible_collections.bruno.ops.plugins.module_utils.sessions import scope, shapes
 from ansible_collections.bruno.ops.plugins.module_utils.sessions.cursor import (
     ScanLoop,
     failure_with_cursor,
@@ -123,8 +123,8 @@ def new_cleanup_counts():
                 vanished=0, without_ttl=0, deferred=0)
 
 
-def tally_batch(counts, samples, keys, reply):
-    """Fold one CLEANUP_LUA reply (codes, bytes, types) into the counters (pure)."""
+def tally_batch(counts, samples, keys, reply, show=key_text):
+    """Fold one CLEANUP_LUA reply (codes, bytes, types) into the counters (pure); `show` names a key for output."""
     codes, nbytes, types = key_text(reply[0]), reply[1], reply[2]
     counts["scanned"] += len(keys)
     counts["bytes_freed"] += int(nbytes)
@@ -134,12 +134,12 @@ def tally_batch(counts, samples, keys, reply):
             continue
         if code == "?":
             counts["skipped"] += 1
-            samples.add("skipped", key)
+            samples.add("skipped", show(key))
             continue
         counts["matched"] += 1
         if code in ACTIONS:
             counts[ACTIONS[code]] += 1
-            samples.add(ACTIONS[code], key)
+            samples.add(ACTIONS[code], show(key))
         elif code == "n":
             counts["without_ttl"] += 1
         elif code == "F":
@@ -183,7 +183,13 @@ def run_cleanup(keyspace, params, check_mode, *, clock=time.monotonic, sleep=tim
     def body(lock):
         loop = ScanLoop(keyspace, pattern, params, clock=clock, sleep=sleep)
         script = keyspace.script(CLEANUP_LUA)
-        args = ["0" if check_mode else "1", params["session_type"], policies.get("max_idle", 0),
+        session_type = params.get("session_type") or shapes.type_of_shape(params.get("session_shape") or "turns")
+        prefix = params["prefix"] or ""
+
+        def show(key):
+            return shapes.redact_key(key_text(key), prefix, params.get("redact", True))
+
+        args = ["0" if check_mode else "1", session_type, policies.get("max_idle", 0),
                 policies.get("missing_ttl", 0) * 1000, policies.get("max_ttl", 0) * 1000]
         counts = new_cleanup_counts()
         samples = Samples(params["sample_size"])
@@ -191,7 +197,7 @@ def run_cleanup(keyspace, params, check_mode, *, clock=time.monotonic, sleep=tim
             for keys in loop.batches():
                 reply = keyspace.run_script(script, keys, args,
                                             action="apply the cleanup policies to %d keys" % len(keys))
-                tally_batch(counts, samples, keys, reply)
+                tally_batch(counts, samples, keys, reply, show)
                 if lock is not None:
                     lock.refresh()
             loop.finish()

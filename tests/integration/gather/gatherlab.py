@@ -13,7 +13,7 @@ HOUR = 3600
 
 # ---- Redis: sessions with a known mix --------------------------------------------------------------------
 
-SESSIONS = 20000  # Redis lists bruno:session:<n> of JSON messages
+SESSIONS = 20000  # Redis lists bruno:session:<client ip> of the agent's JSON turns
 META_KEYS = 1000  # strings under the same prefix: counted, but not lists
 OTHER_KEYS = 4000  # keys outside the pattern
 LARGE_EVERY = 100  # every 100th session holds a long context
@@ -23,17 +23,30 @@ TTL_CLASSES = [None, None, None, (1800, 3000), (1800, 3000), (1800, 3000), (4000
                (90000, 200000), (90000, 200000)]
 
 
+def session_ip(i):
+    """The client IP of session i: 198.18.<i // 100>.<i % 100 + 1> (the benchmarking range, RFC 2544)."""
+    return "198.18.%d.%d" % (i // 100, i % 100 + 1)
+
+
+def turn(n, i):
+    """One turn exactly as agent-bruno stores it: Python's default json.dumps of the four fields."""
+    seconds = n % 60
+    stamp = "2026-12-02T20:%02d:%02d.%06d" % (n // 60 % 60, seconds, 1000 + i % 1000)
+    return json.dumps({"timestamp": stamp, "message": "question %d of session %d" % (n, i),
+                       "response": "answer %d of session %d" % (n, i), "context": {}})
+
+
 def fill_sessions(client, seed=7):
-    """Write the sessions; return the truth the census should find."""
+    """Write the sessions (RPUSH of the turns, then EXPIRE, as the app leaves them); return the truth the census
+    should find."""
     rng = random.Random(seed)  # noqa: S311 - deterministic test data
     lengths, ttl_buckets = [], {"none": 0, "lt_1h": 0, "lt_24h": 0, "ge_24h": 0}
     pipe = client.pipeline(transaction=False)
     for i in range(SESSIONS):
-        key = "bruno:session:%06d" % i
+        key = "bruno:session:%s" % session_ip(i)
         length = LARGE_LENGTH if i % LARGE_EVERY == 0 else rng.randint(1, 40)
         lengths.append(length)
-        pipe.rpush(key, *[json.dumps({"seq": n, "role": "user" if n % 2 == 0 else "assistant",
-                                      "content": "message %d of session %d" % (n, i)}) for n in range(length)])
+        pipe.rpush(key, *[turn(n, i) for n in range(length)])
         ttl = TTL_CLASSES[i % len(TTL_CLASSES)]
         if ttl is None:
             ttl_buckets["none"] += 1

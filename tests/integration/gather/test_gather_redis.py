@@ -1,10 +1,9 @@
-"""bruno.ops.redis_session_info against a real Redis holding 20k list sessions (mixed TTLs, some long
-contexts), 1k string keys under the same prefix and 4k other keys."""
+"""bruno.ops.redis_session_info against a real Redis (7.0: no CLIENT NO-TOUCH) holding 20k sessions in the
+agent's shape (lists of JSON turns under bruno:session:<ip>, mixed TTLs, some long contexts), 1k string keys
+under the same prefix and 4k other keys."""
 
 import pytest
-from gatherlab import LARGE_LENGTH, REDIS_PASSWORD, run_module
-
-from ansible_collections.bruno.ops.plugins.module_utils.facts.series_stats import percentile
+from gatherlab import LARGE_EVERY, LARGE_LENGTH, REDIS_PASSWORD, SESSIONS, run_module, session_ip, turn
 
 MODULE = "bruno.ops.redis_session_info"
 
@@ -28,17 +27,22 @@ def test_exact_census_of_every_key(session_redis):
     ttl = result["ttl"]
     assert {k: ttl[k] for k in ("none", "lt_1h", "lt_24h", "ge_24h")} == truth["ttl"]
     assert ttl["without_ttl_pct"] == pytest.approx(100.0 * truth["ttl"]["none"] / truth["count"], abs=0.01)
+    # Redis 7.0 has no CLIENT NO-TOUCH: lengths would restart idle times, so they are not read; bytes are.
+    assert result["context_length"] is None and "context_length" in result["not_reported"]
+    assert "NO-TOUCH" in result["context_length_unavailable"]
     lengths = truth["lengths"]
-    context = result["context_length"]
-    assert context["sessions"] == len(lengths) and context["max"] == LARGE_LENGTH
-    assert context["p95"] == pytest.approx(percentile(lengths, 95))
-    assert context["mean"] == pytest.approx(sum(lengths) / len(lengths))
+    size = result["context_bytes"]
+    assert size["sessions"] == len(lengths)
+    assert size["p50"] < size["p95"] < size["max"]
+    assert size["max"] > LARGE_LENGTH * len(turn(0, 0))  # the long contexts are the largest
     memory = result["memory"]
     assert 0 < memory["p50_bytes"] <= memory["p95_bytes"] <= memory["max_bytes"]
     assert memory["estimated_total_bytes"] == pytest.approx(memory["mean_bytes"] * truth["count"], rel=1e-6)
     assert result["largest_scope"] == "all"
     assert len(result["largest"]) == 10
-    assert all(row["length"] == LARGE_LENGTH and row["type"] == "list" for row in result["largest"])
+    assert all(row["length"] is None and row["type"] == "list" for row in result["largest"])
+    assert all(row["key"].startswith("bruno:session:198.18.") and row["key"].endswith(".x")
+               for row in result["largest"])  # redacted by default
     assert [row["bytes"] for row in result["largest"]] == sorted((row["bytes"] for row in result["largest"]),
                                                                  reverse=True)
     server = result["server"]
@@ -46,7 +50,9 @@ def test_exact_census_of_every_key(session_redis):
     assert server["maxmemory_policy"] == "noeviction" and server["maxmemory_bytes"] == 0
     assert server["used_memory_pct_of_maxmemory"] is None and server["used_memory_bytes"] > 0
     assert server["db_keys_with_expiry"] == truth["count"] - truth["ttl"]["none"]
-    assert result["not_reported"] == []
+    assert isinstance(server["clients_by_addr"], list) and server["clients_by_addr"][0]["addr"] == "127.0.0.1"
+    assert server["slowlog_keys"]["entries"] >= 0
+    assert result["not_reported"] == ["context_length"]
 
 
 def test_default_sample_and_largest_over_all_keys(session_redis):
@@ -56,9 +62,11 @@ def test_default_sample_and_largest_over_all_keys(session_redis):
     assert result["sample"]["size"] == 1000
     expected_pct = 100.0 * truth["ttl"]["none"] / truth["count"]
     assert result["ttl"]["without_ttl_pct"] == pytest.approx(expected_pct, abs=6)  # > 4 standard errors
-    assert 30 <= result["context_length"]["p95"] <= 45
+    assert result["context_bytes"]["p95"] < result["context_bytes"]["max"]
     assert result["largest_scope"] == "all"
-    assert [row["length"] for row in result["largest"]] == [LARGE_LENGTH] * 10
+    unredacted = census(session_redis, max_scan_seconds=120, redact=False)
+    large = {"bruno:session:%s" % session_ip(i) for i in range(0, SESSIONS, LARGE_EVERY)}
+    assert len(unredacted["largest"]) == 10 and {row["key"] for row in unredacted["largest"]} <= large
 
 
 def test_estimate_above_the_exact_count_limit(session_redis):
@@ -89,8 +97,7 @@ def test_prefix_of_string_keys(session_redis):
     result = census(session_redis, prefix="bruno:session:meta:")
     assert result["pattern"] == "bruno:session:meta:*"
     assert result["count"] == 1000 and result["types"] == {"string": 1000} and result["other_types"] == 1000
-    assert result["context_length"] is None
-    assert "no list keys in the sample: context_length is null" in result["notes"]
+    assert result["context_length"] is None and result["context_bytes"] is None
 
 
 def test_idle_histogram_from_restored_idle_times(session_redis):
@@ -137,6 +144,52 @@ def test_reads_only_and_never_keys(session_redis):
     assert state() == before  # same keys, same TTL count, not one write command
 
 
+def idle_times(client, pattern):
+    pipe = client.pipeline(transaction=False)
+    keys = sorted(client.scan_iter(match=pattern, count=5000))
+    for key in keys:
+        pipe.object("idletime", key)
+    return dict(zip(keys, pipe.execute(), strict=True))
+
+
+def test_census_leaves_every_idle_time_alone_on_redis_7_0(session_redis):
+    """Issue 12/18: a census before the cleanup must not make idle sessions look used."""
+    client = session_redis["client"]
+    client.rpush("bruno:template", turn(0, 0))
+    dump = client.dump("bruno:template")
+    pipe = client.pipeline(transaction=False)
+    for i in range(40):
+        pipe.restore("bruno:aging:198.51.100.%d" % i, 0, dump, replace=True, idletime=500 + i)
+    pipe.delete("bruno:template")
+    pipe.execute()
+    try:
+        before = idle_times(client, "bruno:aging:*")
+        result = census(session_redis, pattern="bruno:aging:*", largest=5)
+        after = idle_times(client, "bruno:aging:*")
+        assert set(after) == set(before)
+        # Idle times only grow with the clock (the run takes seconds); a touched key would be back near 0.
+        assert all(after[key] >= before[key] for key in before), {
+            key: (before[key], after[key]) for key in before if after[key] < before[key]}
+        assert result["context_length"] is None and result["context_bytes"]["sessions"] == 40
+    finally:
+        client.delete(*["bruno:aging:198.51.100.%d" % i for i in range(40)])
+
+
+def test_keys_in_the_slowlog_are_reported(session_redis):
+    client = session_redis["client"]
+    threshold = client.config_get("slowlog-log-slower-than")["slowlog-log-slower-than"]
+    client.slowlog_reset()
+    client.config_set("slowlog-log-slower-than", 0)
+    try:
+        client.keys("bruno:session:198.18.0.*")  # what the agent's GET /stats runs
+    finally:
+        client.config_set("slowlog-log-slower-than", threshold)
+    result = census(session_redis, prefix="bruno:session:198.18.0.", largest=0)
+    slow = result["server"]["slowlog_keys"]
+    assert slow["entries"] >= 1 and slow["max_duration_us"] >= 0 and slow["last_unix"] > 0
+    client.slowlog_reset()
+
+
 def test_wrong_password_is_an_authentication_failure(session_redis):
     conn = dict(session_redis["conn"], password="Wr0ng-census-pw")
     rc, result, raw = run_module(MODULE, {"redis": conn})
@@ -157,7 +210,7 @@ def test_lfu_policy_reports_idle_as_not_reported(session_redis):
     policy = client.config_get("maxmemory-policy")["maxmemory-policy"]
     client.config_set("maxmemory-policy", "allkeys-lfu")
     try:
-        result = census(session_redis, prefix="bruno:session:0000", context_lengths=False)
+        result = census(session_redis, prefix="bruno:session:198.18.0.", context_lengths=False)
     finally:
         client.config_set("maxmemory-policy", policy)
     assert result["count"] == 100 and result["idle"] is None

@@ -3,6 +3,7 @@ SIGKILL-and-restart keeps the data), session data loaded with pipelines, and mod
 
 from __future__ import annotations
 
+import datetime
 import importlib.util
 import json
 import os
@@ -83,9 +84,86 @@ class OwnRedis:
         return dict({"host": "127.0.0.1", "port": self.port, "password": REDIS_PASSWORD}, **extra)
 
 
-def message(seq, text=None):
-    return json.dumps({"seq": seq, "role": "user" if seq % 2 else "assistant",
-                       "content": text or "message %d" % seq, "ts": 1700000000.0 + seq})
+BASE = datetime.datetime(2026, 12, 2, 18, 0, 0)
+
+
+def ip(i):
+    """The client IP of test session i (TEST-NET-3)."""
+    return "203.0.113.%d" % (i + 1)
+
+
+def session_key(i):
+    """The Redis key of test session i."""
+    return PREFIX + ip(i)
+
+
+def timestamp(n, i=0):
+    """datetime.utcnow().isoformat() as the app writes it, for turn n of session i (distinct per session)."""
+    return (BASE + datetime.timedelta(seconds=n, microseconds=i + 1)).isoformat()
+
+
+def turn(n, text=None, i=0, context=None):
+    """Turn n exactly as agent-bruno stores it: Python's default json.dumps, keys in the app's order."""
+    return json.dumps({"timestamp": timestamp(n, i), "message": text or "question %d" % n,
+                       "response": "answer %d" % n, "context": context or {}})
+
+
+message = turn  # the cleanup tests need an element of a session; it is the app's turn
+
+
+def seed_app(client, sessions, turns, ttl=3600, start=0):
+    """`sessions` sessions of `turns` turns each, written as the app does: RPUSH of one turn, then EXPIRE."""
+    pipe = client.pipeline(transaction=False)
+    for i in range(sessions):
+        for n in range(start, start + turns):
+            pipe.rpush(session_key(i), turn(n, i=i))
+            pipe.expire(session_key(i), ttl)
+        if len(pipe) >= 2000:
+            pipe.execute()
+    pipe.execute()
+
+
+def app_documents(sessions, turns, start=0):
+    """What an app that persists wrote to agent_bruno.conversations for those turns (its document shape)."""
+    docs = []
+    for i in range(sessions):
+        for n in range(start, start + turns):
+            body = json.loads(turn(n, i=i))
+            docs.append(dict(body, ip=ip(i), created_at=BASE + datetime.timedelta(seconds=n)))
+    return docs
+
+
+def identity(doc):
+    return (doc["timestamp"], doc["message"], doc["response"])
+
+
+def ledger(rclient, db, sessions, collection="conversations"):
+    """Per session i: (the turns in Redis, the turns in MongoDB for its ip), as (timestamp, message, response)."""
+    stored = {}
+    for doc in db[collection].find({}, {"ip": 1, "timestamp": 1, "message": 1, "response": 1}):
+        stored.setdefault(doc["ip"], []).append(identity(doc))
+    out = {}
+    for i in range(sessions):
+        in_redis = [identity(json.loads(raw)) for raw in rclient.lrange(session_key(i), 0, -1)]
+        out[i] = (in_redis, sorted(stored.get(ip(i), [])))
+    return out
+
+
+def expected_turns(i, turns, extra=()):
+    return [identity(json.loads(turn(n, i=i))) for n in range(turns)] + list(extra)
+
+
+def exactly_once(rclient, db, collection, sessions, turns, *, extra=None):
+    """Copy mode: every turn of every session is in Redis or MongoDB, never both, never twice. `extra` maps
+    session index -> identities appended during the run. Returns the sessions that break it."""
+    problems = []
+    for i, (in_redis, in_mongo) in ledger(rclient, db, sessions, collection).items():
+        expected = expected_turns(i, turns, (extra or {}).get(i, ()))
+        both = set(in_redis) & set(in_mongo)
+        seen = in_redis + in_mongo
+        if len(seen) != len(set(seen)) or both or set(seen) != set(expected):
+            problems.append((ip(i), sorted(both), sorted(set(expected) - set(seen))))
+    return problems
 
 
 def load_idle_and_recent(client, idle, recent, with_ttl_every=3, other=0):
@@ -111,15 +189,6 @@ def load_idle_and_recent(client, idle, recent, with_ttl_every=3, other=0):
     pipe.execute()
 
 
-def load_conversations(client, sessions, messages, prefix=PREFIX):
-    pipe = client.pipeline(transaction=False)
-    for i in range(sessions):
-        pipe.rpush("%sconv-%04d" % (prefix, i), *[message(seq) for seq in range(1, messages + 1)])
-        if len(pipe) >= 200:
-            pipe.execute()
-    pipe.execute()
-
-
 def snapshot(client):
     """Every key with its type, TTL presence and memory size: enough to see that nothing changed. Only
     commands that leave a key's idle time alone (no LLEN/LRANGE), so taking a snapshot changes nothing."""
@@ -127,24 +196,6 @@ def snapshot(client):
     for key in client.scan_iter(count=1000):
         state[key] = (client.type(key), client.ttl(key) > 0, client.memory_usage(key))
     return state
-
-
-def exactly_once(rclient, db, collection, sessions, messages, *, extra=None):
-    """Every message 1..messages of every session is in Redis or MongoDB, never both, never twice.
-    `extra` maps session id -> set of seqs appended during the run. Returns the sessions that break it."""
-    archived = {}
-    for doc in db[collection].find({}, {"session_id": 1, "seq": 1}):
-        archived.setdefault(doc["session_id"], []).append(doc["seq"])
-    problems = []
-    for i in range(sessions):
-        sid = "conv-%04d" % i
-        in_redis = [json.loads(raw)["seq"] for raw in rclient.lrange(PREFIX + sid, 0, -1)]
-        in_mongo = archived.get(sid, [])
-        expected = set(range(1, messages + 1)) | set((extra or {}).get(sid, ()))
-        both = set(in_redis) & set(in_mongo)
-        if len(in_redis) != len(set(in_redis)) or both or set(in_redis) | set(in_mongo) != expected:
-            problems.append((sid, sorted(both), sorted(expected - set(in_redis) - set(in_mongo))))
-    return problems
 
 
 class Background:

@@ -2,7 +2,15 @@
 
 import re
 
-from sessionlab import PREFIX, REDIS_PASSWORD, load_conversations, load_idle_and_recent, run_playbook, snapshot
+from sessionlab import (
+    PREFIX,
+    REDIS_PASSWORD,
+    app_documents,
+    load_idle_and_recent,
+    run_playbook,
+    seed_app,
+    snapshot,
+)
 
 LOCK = "bruno:ops:lock:cleanup_sessions"
 
@@ -26,22 +34,27 @@ def recap_changed(output):
 
 def test_check_apply_rerun_with_summary(sessions_redis, redis_options, mongo_options, archive_db):
     load_idle_and_recent(sessions_redis, idle=50, recent=50, with_ttl_every=2)
-    load_conversations(sessions_redis, 5, 25)
+    seed_app(sessions_redis, 5, 25)
+    archive_db.conversations.insert_many(app_documents(5, 25))  # the app persists every turn
     before = snapshot(sessions_redis)
     extra = extra_vars(redis_options, mongo_options)
 
     checked = run_playbook("playbooks/cleanup_sessions.yml", extra, "--check")
     assert checked.returncode == 0, checked.stdout[-3000:]
     assert "50 idle sessions would be deleted" in flat(checked.stdout)
+    assert "unknown (check mode reads no list before Redis 7.2)" in flat(checked.stdout)
     assert snapshot(sessions_redis) == before
-    assert archive_db.conversations.count_documents({}) == 0
+    assert archive_db.conversations.count_documents({}) == 5 * 25
 
     applied = run_playbook("playbooks/cleanup_sessions.yml", extra, "-v")
     assert applied.returncode == 0, applied.stdout[-3000:]
     assert recap_changed(applied.stdout) == 2
     summary = flat(applied.stdout)
     assert "50 idle sessions were deleted" in summary, summary[summary.find("cleanup:"):][:600]
-    assert "75 messages were archived to bruno_it_sessions.conversations and 75 trimmed from Redis" in summary
+    assert ("75 turns were found in bruno_it_sessions.conversations, 0 copied there, 75 trimmed from Redis"
+            in summary), summary[summary.find("archive"):][:600]
+    assert "NOT PERSISTING" not in summary
+    assert archive_db.conversations.count_documents({}) == 5 * 25
     assert sessions_redis.get(LOCK) is None  # released at the end
     assert REDIS_PASSWORD not in applied.stdout + applied.stderr
 

@@ -4,8 +4,9 @@
    run is deleted;
 2. Redis is killed (SIGKILL) and restarted mid-run: the module fails clearly with the resume cursor, a rerun
    completes, nothing outside the policy is deleted;
-3. the archive is killed (SIGKILL) mid-batch, and between the MongoDB write and the Redis trim: after a rerun
-   every message exists exactly once across Redis and MongoDB;
+3. the archive (copy mode, on sessions in the agent's format: lists of JSON turns without a sequence field) is
+   killed (SIGKILL) mid-batch, and between the MongoDB write and the Redis trim: after a rerun every turn exists
+   exactly once across Redis and MongoDB (the concurrent-append guarantee is in test_archive_module.py);
 4. bad inputs: one clear error each (or a counted per-key skip), and nothing changed.
 """
 
@@ -18,10 +19,11 @@ from sessionlab import (
     REDIS_PASSWORD,
     Background,
     exactly_once,
-    load_conversations,
     load_idle_and_recent,
     message,
     run_module,
+    seed_app,
+    session_key,
     snapshot,
     wait_for,
 )
@@ -146,13 +148,13 @@ SESSIONS, MESSAGES, KEEP = 120, 40, 10
 
 def archive_args(redis_options, mongo_options, **extra):
     base = {"redis": redis_options, "mongodb": mongo_options, "keep_messages": KEEP, "chunk_size": 10,
-            "batch_size": 10}
+            "batch_size": 10, "archive_mode": "copy"}
     base.update(extra)
     return base
 
 
 def test_3a_archive_killed_mid_batch(sessions_redis, redis_options, mongo_options, archive_db):
-    load_conversations(sessions_redis, SESSIONS, MESSAGES)
+    seed_app(sessions_redis, SESSIONS, MESSAGES)
     run = Background(ARCHIVE, archive_args(redis_options, mongo_options, ops_per_second=40))
     try:
         wait_for(lambda: archive_db.conversations.estimated_document_count() > 300, "the first archived messages",
@@ -163,8 +165,8 @@ def test_3a_archive_killed_mid_batch(sessions_redis, redis_options, mongo_option
     archived = archive_db.conversations.count_documents({})
     assert 0 < archived < SESSIONS * (MESSAGES - KEEP), "the kill did not land mid-run"
     # Nothing lost at the moment of the kill (some messages may be in both places until the rerun).
-    for sid, _both, missing in exactly_once(sessions_redis, archive_db, "conversations", SESSIONS, MESSAGES):
-        assert missing == [], sid
+    for session, _both, missing in exactly_once(sessions_redis, archive_db, "conversations", SESSIONS, MESSAGES):
+        assert missing == [], session
 
     rc, rerun, raw = run_module(ARCHIVE, archive_args(redis_options, mongo_options))
     assert rc == 0, raw[-3000:]
@@ -175,7 +177,7 @@ def test_3a_archive_killed_mid_batch(sessions_redis, redis_options, mongo_option
 
 def test_3b_archive_killed_between_mongodb_write_and_redis_trim(
         sessions_redis, redis_options, mongo_options, archive_db):
-    load_conversations(sessions_redis, SESSIONS, MESSAGES)
+    seed_app(sessions_redis, SESSIONS, MESSAGES)
     # Writes are paused in Redis: the module reads and archives, then blocks on its first trim. Then we kill it.
     sessions_redis.execute_command("CLIENT", "PAUSE", 120000, "WRITE")
     run = Background(ARCHIVE, archive_args(redis_options | {"socket_timeout": 120.0}, mongo_options))
@@ -195,14 +197,14 @@ def test_3b_archive_killed_between_mongodb_write_and_redis_trim(
     assert killed, "the module process was not found"
     pipe = sessions_redis.pipeline(transaction=False)
     for i in range(SESSIONS):
-        pipe.llen("%sconv-%04d" % (PREFIX, i))
+        pipe.llen(session_key(i))
     assert set(pipe.execute()) == {MESSAGES}, "a trim happened: the kill was not between write and trim"
     in_both = archive_db.conversations.count_documents({})
     assert in_both > 0  # archived and still in Redis: the state a crash leaves
 
     rc, rerun, raw = run_module(ARCHIVE, archive_args(redis_options, mongo_options))
     assert rc == 0, raw[-3000:]
-    assert rerun["already_archived"] == in_both
+    assert rerun["already_archived"] == in_both and rerun["inserted"] == SESSIONS * (MESSAGES - KEEP) - in_both
     assert rerun["moved"] == rerun["archived"] == SESSIONS * (MESSAGES - KEEP)
     assert exactly_once(sessions_redis, archive_db, "conversations", SESSIONS, MESSAGES) == []
 

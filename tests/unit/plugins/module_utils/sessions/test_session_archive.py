@@ -67,12 +67,50 @@ def test_session_id_strips_the_prefix():
 
 
 def test_plan_group_respects_the_message_budget():
-    pending = collections.deque([(b"a", "a", 300), (b"b", "b", 300), (b"c", "c", 50)])
+    pending = collections.deque([{"key": b"a", "excess": 300}, {"key": b"b", "excess": 300},
+                                 {"key": b"c", "excess": 50}])
     group = plan_group(pending, chunk_size=250, budget=400)
-    assert [(key, take) for key, _sid, _excess, take in group] == [(b"a", 250), (b"b", 250)]
-    assert list(pending) == [(b"c", "c", 50)]
+    assert [(entry["key"], entry["take"]) for entry in group] == [(b"a", 250), (b"b", 250)]
+    assert [entry["key"] for entry in pending] == [b"c"]
     # one session always goes, even when its chunk alone exceeds the budget
-    assert len(plan_group(collections.deque([(b"x", "x", 10**6)]), chunk_size=500, budget=10)) == 1
+    assert len(plan_group(collections.deque([{"key": b"x", "excess": 10**6}]), chunk_size=500, budget=10)) == 1
+
+
+@pytest.mark.parametrize(("found", "mode", "count"), [
+    ([True, True, False, True], "verify", 2),
+    ([False, True], "verify", 0),
+    ([True, True], "verify", 2),
+    ([False, True, False], "copy", 3),
+    ([], "verify", 0),
+])
+def test_plan_trim_takes_the_verified_prefix_or_everything_copied(found, mode, count):
+    assert session_archive.plan_trim(found, mode) == count
+
+
+def test_parse_items_stops_at_the_first_malformed_turn():
+    good = json.dumps({"timestamp": "2026-12-02T20:14:03.123456", "message": "hi", "response": "hello",
+                       "context": {}}).encode()
+    bad = json.dumps({"timestamp": "2026-12-02T20:14:04", "message": "hi \ud83d", "response": "x",
+                      "context": {}}).encode()
+    parsed, malformed = session_archive.parse_items("turns", "192.0.2.1", "bruno:session:192.0.2.1",
+                                                    [good, bad, good])
+    assert len(parsed) == 1 and parsed[0]["message"] == "hi"
+    assert malformed[0] == 1 and "lone surrogate" in malformed[1]
+
+
+def test_size_filter_only_skips_lists_that_cannot_exceed_the_limit():
+    smallest = session_archive.shapes.MIN_ITEM_BYTES["turns"]
+    assert session_archive.can_exceed(None, 5, "turns") is True
+    assert session_archive.can_exceed(6 * smallest - 1, 5, "turns") is False
+    assert session_archive.can_exceed(6 * smallest, 5, "turns") is True
+
+
+def test_metadata_prediction_reports_null_turn_figures():
+    counts = new_archive_counts()
+    for name in session_archive.UNPREDICTED:
+        counts[name] = None
+    diff = archive_diff(counts, Samples(1), check_mode=True)
+    assert diff["after"] == {"sessions_over_limit": None, "messages_over_limit": None}
 
 
 def test_archive_diff():
@@ -105,6 +143,7 @@ def test_no_usable_state_reads_everything(raw):
 def test_state_of_other_settings_is_ignored():
     record = session_archive.state_record(1000, PARAMS, "bruno:session:*", "bruno.conversations")
     for params, pattern, target in [(dict(PARAMS, keep_messages=5), "bruno:session:*", "bruno.conversations"),
+                                    (dict(PARAMS, archive_mode="copy"), "bruno:session:*", "bruno.conversations"),
                                     (PARAMS, "bruno:session:a*", "bruno.conversations"),
                                     (PARAMS, "bruno:session:*", "bruno.other")]:
         assert session_archive.unchanged_after(record, 5000, params, pattern, target) is None

@@ -91,3 +91,23 @@ def test_validate_names_the_bad_option(name, value, message):
               "max_scan_seconds": 1.0, "largest": 1, name: value}
     with pytest.raises(sc.errors.BrunoOpsError, match=message):
         sc.validate(params)
+
+
+def test_clients_grouped_by_address_most_connections_first():
+    entries = [{"addr": "10.42.0.7:5101", "name": "agent"}, {"addr": "10.42.0.7:5102", "name": ""},
+               {"addr": "10.42.0.9:6000", "name": "other"}, {"addr": "[::1]:7000", "name": b"raw"},
+               {"addr": "10.42.0.7:5103", "name": "agent"}]
+    assert sc.clients_by_addr(entries) == [
+        {"addr": "10.42.0.7", "connections": 3, "names": ["agent"]},
+        {"addr": "10.42.0.9", "connections": 1, "names": ["other"]},
+        {"addr": "::1", "connections": 1, "names": ["raw"]},
+    ]
+    assert len(sc.clients_by_addr([{"addr": "10.0.%d.1:1" % i} for i in range(80)])) == 50
+
+
+def test_slowlog_counts_only_keys():
+    entries = [{"command": b"KEYS bruno:session:*", "duration": 52000, "start_time": 1764706443},
+               {"command": b"keys x*", "duration": 10, "start_time": 1764706400},
+               {"command": b"SCAN 0", "duration": 99999, "start_time": 1764706999}]
+    assert sc.slowlog_keys(entries) == {"entries": 2, "max_duration_us": 52000, "last_unix": 1764706443}
+    assert sc.slowlog_keys([]) == {"entries": 0, "max_duration_us": None, "last_unix": None}
