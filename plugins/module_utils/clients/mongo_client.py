@@ -13,10 +13,12 @@ from ansible_collections.bruno.ops.plugins.module_utils import errors
 PYMONGO_IMPORT_ERROR = None
 try:
     import pymongo
+    from bson.errors import BSONError
     from pymongo import errors as mongo_exc
     from pymongo import uri_parser
 except ImportError:  # reported by require_pymongo(), never at import time
     pymongo = None
+    BSONError = None
     mongo_exc = None
     uri_parser = None
     PYMONGO_IMPORT_ERROR = traceback.format_exc()
@@ -89,11 +91,13 @@ class MongoClient:
                 kwargs["tlsCAFile"] = params["ca_cert"]
             if not params.get("validate_certs", True):
                 kwargs["tlsAllowInvalidCertificates"] = True
+        self._configuring = True
         with self.translate("configure the MongoDB client"):
             if params.get("uri"):
                 self.raw = pymongo.MongoClient(params["uri"], **kwargs)
             else:
                 self.raw = pymongo.MongoClient(host=params["host"], port=params["port"], **kwargs)
+        self._configuring = False
 
     @property
     def database(self):
@@ -121,7 +125,12 @@ class MongoClient:
                 "cannot %s: MongoDB at %s is unreachable (%s)" % (action, self.address, _first_line(exc)),
                 kind=errors.UNREACHABLE, address=self.address,
             ) from None
-        except (mongo_exc.ConfigurationError, mongo_exc.InvalidURI, ValueError, TypeError):
+        except BSONError as exc:
+            raise self._data_error(action, exc) from None
+        except (mongo_exc.ConfigurationError, mongo_exc.InvalidURI, ValueError, TypeError, OverflowError) as exc:
+            if not getattr(self, "_configuring", False) and isinstance(exc, (ValueError, TypeError, OverflowError)):
+                # A value BSON cannot carry (a lone surrogate, an integer past 64 bits): the data's fault.
+                raise self._data_error(action, exc) from None
             # The library's text may echo the URI with its password: never show it.
             raise errors.BrunoOpsError(
                 "cannot %s: the MongoDB connection options are invalid; check mongodb.uri (mongodb://host:port/...) "
@@ -132,6 +141,14 @@ class MongoClient:
             raise errors.BrunoOpsError(
                 "cannot %s at %s: %s" % (action, self.address, _first_line(exc)), kind=errors.API, address=self.address
             ) from None
+
+    def _data_error(self, action, exc):
+        # Only the exception's type: its text may quote the user data it could not encode.
+        return errors.BrunoOpsError(
+            "cannot %s at %s: a value could not be encoded for MongoDB (%s); the connection options are fine"
+            % (action, self.address, type(exc).__name__),
+            kind=errors.API, address=self.address, data_error=type(exc).__name__,
+        )
 
     def ping(self):
         """Round-trip time of the `ping` command in milliseconds (the first call also connects)."""
