@@ -101,7 +101,7 @@ def manifests():
 
 def agent_deployment():
     (deployment,) = [doc for doc in manifests()["agent-bruno.yaml"] if doc["kind"] == "Deployment"]
-    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "agent-bruno"]
     return deployment, container
 
 
@@ -299,6 +299,9 @@ def test_the_agent_deployment_matches_the_labs():
     assert container["resources"] == lab_container["resources"]
     env = {item["name"]: item.get("value") for item in container["env"]}
     assert env["LAB_MODE"] == "1"  # the kind scenario's inject uses the knobs
+    # The real app's settings, as the lab's Deployment has them (the lab-only ones aside).
+    lab_env = {item["name"] for item in lab_container["env"]} - {"POD_NAME"}
+    assert lab_env <= set(env), "kind manifest lacks %s" % sorted(lab_env - set(env))
     runs_as = deployment["spec"]["template"]["spec"]["securityContext"]
     assert runs_as["runAsNonRoot"] is True and runs_as["runAsUser"] == dockerfile_user()
 
