@@ -1,4 +1,4 @@
-"""lab up | down | status | scenario NAME | reset — the embedded lab's one entry point."""
+"""lab up | down | status | pods | scenario NAME | reset — the embedded lab's one entry point."""
 
 from __future__ import annotations
 
@@ -46,6 +46,49 @@ def cmd_status(args):
     return 0 if all(row["running"] for row in rows) else 3
 
 
+def cmd_pods(args):
+    """One agent process per agent-bruno pod: where each listens (its own /metrics, /lab/...)."""
+    rows = components.pod_rows()
+    if args.json:
+        print(json.dumps(rows, indent=2, sort_keys=True))
+    else:
+        print("%-32s %-12s %-6s %-8s %-5s %s" % ("POD", "NODE", "PORT", "PID", "READY", "URL"))
+        for name, row in sorted(rows.items()):
+            ready = "yes" if row.get("ready") else "no"
+            fields = (name, row.get("node", ""), row.get("port"), row.get("pid"), ready, row.get("url"))
+            print("%-32s %-12s %-6s %-8s %-5s %s" % fields)
+    return 0 if rows and all(row.get("ready") for row in rows.values()) else 3
+
+
+def cmd_fault(args):
+    """slow|error|none on every pod's agent (its /lab/fault), or a data store stopped while the agents run."""
+    import urllib.request  # noqa: PLC0415
+
+    stores = {"redis-down": "redis", "mongodb-down": "ferretdb"}
+    if args.kind in stores:
+        (component,) = [c for c in components.ordered() if c.name == stores[args.kind]]
+        component.down()
+        print("lab: %s stopped; the agents keep running (`lab/lab fault none` starts it again)" % component.name)
+        return 0
+    if args.kind == "none":
+        for component in components.ordered():
+            if component.name in stores.values() and not component.status()["running"]:
+                component.up()
+                print("lab: %s started again (Redis comes back empty: rerun a scenario)" % component.name)
+    rows = components.pod_rows()
+    targets = [args.pod] if args.pod else sorted(rows)
+    body = {"kind": args.kind, "seconds": args.seconds, "rate": args.rate}
+    for pod in targets:
+        if pod not in rows:
+            raise procs.LabError("no agent process for pod %s (see `lab/lab pods`)" % pod)
+        request = urllib.request.Request(rows[pod]["url"] + "/lab/fault", data=json.dumps(body).encode(),  # noqa: S310
+                                         method="POST", headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - the lab's loopback agents
+            response.read()
+        print("lab: %s: fault %s" % (pod, json.dumps(body)))
+    return 0
+
+
 def cmd_reset(args):
     cmd_down(args)
     if layout.LAB_DIR.exists():
@@ -57,7 +100,7 @@ def cmd_reset(args):
 def cmd_scenario(args):
     from labctl import scenarios  # noqa: PLC0415 - needs the venv's client libraries; load only here
 
-    return scenarios.apply(args.name)
+    return scenarios.apply(args.name, persistence=args.persistence)
 
 
 def main(argv=None):
@@ -68,9 +111,21 @@ def main(argv=None):
     status = sub.add_parser("status", help="what is running; exit 3 if anything is down")
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)
+    pods = sub.add_parser("pods", help="the agent process of each pod: port, PID, ready; exit 3 if none/not ready")
+    pods.add_argument("--json", action="store_true")
+    pods.set_defaults(func=cmd_pods)
+    fault = sub.add_parser("fault", help="slow answers / 5xx on /chat (the agents' /lab/fault), or a store down")
+    fault.add_argument("kind", choices=("slow", "error", "none", "redis-down", "mongodb-down"))
+    fault.add_argument("--seconds", type=float, default=2.0, help="slow: added seconds per /chat")
+    fault.add_argument("--rate", type=float, default=1.0, help="share of /chat requests affected, 0..1")
+    fault.add_argument("--pod", help="only this pod's agent (default: all)")
+    fault.set_defaults(func=cmd_fault)
     sub.add_parser("reset", help="down, then remove all lab state").set_defaults(func=cmd_reset)
     scenario = sub.add_parser("scenario", help="put the whole lab into a scenario's state")
     scenario.add_argument("name")
+    scenario.add_argument("--persistence", choices=("ok", "broken"), default="ok",
+                          help="broken: the agents write nothing to MongoDB, like the published app (sticky: new "
+                               "pods get it too, until a scenario with --persistence ok)")
     scenario.set_defaults(func=cmd_scenario)
     args = parser.parse_args(argv)
     try:

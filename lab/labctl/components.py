@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -25,12 +26,12 @@ scrape_configs:
     honor_labels: true
     static_configs:
 {kubelet_targets}
+  # One target per agent-bruno pod (its own process and port), labels namespace/pod/container/service, as a
+  # ServiceMonitor gives them; labctl.podsup rewrites the file as pods come and go.
   - job_name: agent-bruno
-    static_configs:
-      - targets: ["{host}:{agent}"]
-        labels:
-          namespace: bruno
-          service: agent-bruno-service
+    file_sd_configs:
+      - files: ["{targets}"]
+        refresh_interval: 5s
 """
 
 
@@ -39,7 +40,7 @@ def prometheus_config():
         f'      - targets: ["{layout.HOST}:{KWOK_PORT}"]\n'
         f"        labels: {{__metrics_path__: /metrics/nodes/{node}/metrics/resource, node: {node}}}\n"
         for node in KWOK_NODES)
-    return PROMETHEUS_CONFIG.format(host=layout.HOST, agent=layout.PORTS["agent"], kubelet_targets=targets)
+    return PROMETHEUS_CONFIG.format(targets=layout.PROMETHEUS_AGENT_TARGETS, kubelet_targets=targets)
 
 
 class Server:
@@ -67,7 +68,8 @@ def _prometheus():
 
 
 def restart_prometheus_with_history(spec, pods, end_ts):
-    """Stop Prometheus, replace its TSDB with the scenario's history of `pods` ([(name, node)]), start it."""
+    """Stop Prometheus, replace its TSDB with the scenario's history of `pods` ([(name, node, agent port)]),
+    start it."""
     from labctl import seed  # noqa: PLC0415 - needs the venv's libraries
 
     prometheus = _prometheus()
@@ -75,7 +77,7 @@ def restart_prometheus_with_history(spec, pods, end_ts):
     data = prometheus.dir / "data"
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
-    seed.backfill_prometheus(spec, pods, data, end_ts, agent_instance="%s:%d" % (layout.HOST, layout.PORTS["agent"]),
+    seed.backfill_prometheus(spec, pods, data, end_ts, host=layout.HOST,
                              kubelet_instance="%s:%d" % (layout.HOST, KWOK_PORT))
     prometheus.start()
 
@@ -106,32 +108,102 @@ class Kubernetes:
         return {"name": self.name, "running": code == 0, "detail": " | ".join(output.splitlines())[:300]}
 
 
-class Agent:
-    """agent-bruno as a local process on the lab's agent port (its Deployment's pods run on kwok nodes)."""
+class LabProcess:
+    """A long-running lab process of ours (python -m MODULE) with a health check."""
 
-    name = "agent"
+    def __init__(self, name, pidname, module, *, args=(), port=None, health=None, env=None):
+        self.name = name
+        self.pidname = pidname
+        self.module = module
+        self.args = list(args)
+        self.port = port
+        self.health = health
+        self.env = env or {}
 
     def proc(self):
-        return procs.Proc(layout.RUN_DIR, "agent-bruno")
+        return procs.Proc(layout.RUN_DIR, self.pidname)
 
     def up(self):
-        env = dict(os.environ, PYTHONPATH=str(layout.LAB_SRC), LISTEN_ADDR=layout.HOST,
-                   PORT=str(layout.PORTS["agent"]), LAB_MODE="1", POD_NAME="agent-bruno-lab",
-                   REDIS_URL="redis://%s:%d/0" % (layout.HOST, layout.PORTS["redis"]),
-                   MONGO_URL="mongodb://%s:%d/" % (layout.HOST, layout.PORTS["ferretdb"]),
-                   SESSION_TTL="86400", REDIS_POOL_SIZE="20", MONGO_POOL_SIZE="20")
+        env = dict(os.environ, PYTHONPATH=str(layout.LAB_SRC), PYTHONUNBUFFERED="1", **self.env)
         proc = self.proc()
-        proc.start([sys.executable, "-m", "agent_bruno"], env=env, cwd=str(layout.REPO))
-        url = "http://%s:%d/healthz" % (layout.HOST, layout.PORTS["agent"])
-        procs.wait_until(lambda: procs.http_ok(url), 30, "agent-bruno on :%d" % layout.PORTS["agent"], proc)
+        proc.start([sys.executable, "-m", self.module, *self.args], env=env, cwd=str(layout.REPO))
+        if self.health:
+            procs.wait_until(self.health, 30, "%s (%s)" % (self.name, self.module), proc)
 
     def down(self):
         return self.proc().stop()
 
     def status(self):
         pid = self.proc().pid()
+        where = "%s:%d " % (layout.HOST, self.port) if self.port else ""
         return {"name": self.name, "running": bool(pid), "pid": pid,
-                "detail": "%s:%d pid %s" % (layout.HOST, layout.PORTS["agent"], pid) if pid else ""}
+                "detail": "%spid %s" % (where, pid) if pid else ""}
+
+
+def ollama():
+    """The Ollama API stand-in (lab/agent_bruno/ollama_stub.py) that the Deployment's OLLAMA_URL points at."""
+    port = layout.PORTS["ollama"]
+    return LabProcess("ollama", "ollama-stub", "agent_bruno.ollama_stub", port=port,
+                      health=lambda: procs.tcp_open(layout.HOST, port),
+                      env={"PORT": str(port), "LISTEN_ADDR": layout.HOST})
+
+
+class Pods(LabProcess):
+    """labctl.podsup: one agent-bruno process per pod, with the pod's env (see its docstring)."""
+
+    def __init__(self):
+        super().__init__("agent-pods", "agent-pods", "labctl.podsup")
+
+    def up(self):
+        for path in (layout.PODS_DIR, layout.PROMETHEUS_AGENT_TARGETS.parent):
+            path.mkdir(parents=True, exist_ok=True)
+        if not layout.PROMETHEUS_AGENT_TARGETS.exists():
+            layout.PROMETHEUS_AGENT_TARGETS.write_text("[]\n")
+        super().up()
+
+    def down(self):
+        stopped = super().down()  # it stops its agents on SIGTERM
+        for pid_file in sorted(layout.PODS_DIR.glob("*.pid")):  # and whatever a killed supervisor left
+            stopped = procs.Proc(layout.PODS_DIR, pid_file.stem).stop() or stopped
+        return stopped
+
+    def status(self):
+        row = super().status()
+        pods = pod_rows()
+        ready = sum(1 for r in pods.values() if r.get("ready"))
+        row["pods"] = pods
+        row["detail"] = (row["detail"] + "; " if row["detail"] else "") + "%d agent process(es), %d ready: %s" % (
+            len(pods), ready, ", ".join("%s :%s pid %s%s" % (n, r.get("port"), r.get("pid"),
+                                                             "" if r.get("ready") else " (not ready)")
+                                        for n, r in sorted(pods.items())))
+        row["running"] = row["running"] and all(r.get("pid") for r in pods.values())
+        return row
+
+
+def pod_rows():
+    """{pod: {port, pid, ready, url, ...}} of the agent processes, as labctl.podsup last wrote them."""
+    try:
+        return json.loads(layout.PODS_FILE.read_text()).get("pods", {})
+    except (OSError, ValueError):
+        return {}
+
+
+def wait_for_pod_agents(pods, timeout=60):
+    """Until every pod in `pods` has a Ready agent process; returns {pod: row}."""
+
+    def ready():
+        rows = pod_rows()
+        if all(rows.get(p, {}).get("ready") and rows[p].get("pid") for p in pods):
+            return {p: rows[p] for p in pods}
+        return None
+
+    return procs.wait_until(ready, timeout, "an agent process per pod (%s)" % ", ".join(pods), interval=0.5)
+
+
+def service():
+    port = layout.PORTS["agent"]
+    return LabProcess("service", "agent-bruno-service", "labctl.svcproxy", args=[str(port)], port=port,
+                      health=lambda: procs.tcp_open(layout.HOST, port))
 
 
 class Workload:
@@ -146,11 +218,12 @@ class Workload:
         return out.returncode, (out.stdout + out.stderr).strip()
 
     def up(self):
-        for args in (("apply", "-f", str(self.manifest)),
-                     ("-n", "bruno", "rollout", "status", "deployment/agent-bruno", "--timeout=120s")):
-            code, output = self._kubectl(*args)
-            if code != 0:
-                raise procs.LabError("kubectl %s: %s" % (" ".join(args), output[-1500:]))
+        code, output = self._kubectl("apply", "-f", str(self.manifest))
+        if code != 0:
+            raise procs.LabError("kubectl apply: %s" % output[-1500:])
+        settle_replicas(self._kubectl)
+        pods = rollout(self._kubectl)
+        wait_for_pod_agents(pods, timeout=90)
 
     def down(self):
         return False  # its objects live in etcd, which `kubernetes` stops
@@ -162,12 +235,47 @@ class Workload:
         return {"name": self.name, "running": ready, "detail": "ready %s" % output if code == 0 else output[:200]}
 
 
+def settle_replicas(kubectl):
+    """Scale agent-bruno to the HPA's maxReplicas when it runs another count: where the HPA settles anyway (the
+    pods' memory is above 80% of the 256Mi request in every scenario), without waiting a minute for it to get
+    there, and before a scenario picks its pods. The manifest has no spec.replicas (the HPA owns the count)."""
+    code, output = kubectl("-n", "bruno", "get", "hpa", "agent-bruno-hpa", "-o", "jsonpath={.spec.maxReplicas}")
+    want = output.strip() if code == 0 else ""
+    code, have = kubectl("-n", "bruno", "get", "deployment", "agent-bruno", "-o", "jsonpath={.spec.replicas}")
+    if want.isdigit() and code == 0 and have.strip() != want:
+        code, output = kubectl("-n", "bruno", "scale", "deployment/agent-bruno", "--replicas=" + want)
+        if code != 0:
+            raise procs.LabError("kubectl scale: %s" % output[-1500:])
+
+
+def rollout(kubectl, timeout=120):
+    """Wait for the rollout; returns the names of the Deployment's live pods once only the new ones are left."""
+    code, output = kubectl("-n", "bruno", "rollout", "status", "deployment/agent-bruno", "--timeout=%ds" % timeout)
+    if code != 0:
+        raise procs.LabError("kubectl rollout status: %s" % output[-1500:])
+
+    def settled():
+        code, out = kubectl("-n", "bruno", "get", "deployment,pods", "-l", "app=agent-bruno", "-o", "json")
+        if code != 0:
+            return None
+        items = json.loads(out)["items"]
+        (deployment,) = [i for i in items if i["kind"] == "Deployment"] or [None]
+        pods = [i for i in items if i["kind"] == "Pod" and not i["metadata"].get("deletionTimestamp")]
+        if deployment is None or len(pods) != deployment["spec"].get("replicas"):
+            return None
+        return sorted(p["metadata"]["name"] for p in pods)
+
+    return procs.wait_until(settled, 60, "agent-bruno's old pods to go", interval=0.5)
+
+
 def ordered():
     return [
         Kubernetes(),
         Server("redis", lambda: services.Redis(layout.RUN_DIR, layout.PORTS["redis"])),
         Server("ferretdb", lambda: services.FerretDB(layout.RUN_DIR, layout.PORTS["ferretdb"])),
-        Agent(),
+        ollama(),
         Server("prometheus", _prometheus),
+        Pods(),
+        service(),
         Workload(),
     ]

@@ -20,5 +20,16 @@ PORTS = {
     "redis": 16379,
     "ferretdb": 27018,
     "prometheus": 19090,
-    "agent": 18080,
+    "agent": 18080,  # the Service agent-bruno-service: a loopback proxy to the pods' agents (labctl/svcproxy.py)
+    "ollama": 18434,  # the Ollama API stand-in (agent_bruno.ollama_stub) OLLAMA_URL points at
 }
+
+# One agent process per agent-bruno pod (labctl/podsup.py), each on the first free port of this range.
+POD_PORTS = range(18100, 18200)
+PODS_DIR = RUN_DIR / "pods"  # per pod: <pod>.pid, logs/<pod>.log (the process's own stdout)
+PODS_FILE = RUN_DIR / "pods.json"  # what runs for which pod (written by the supervisor, read by the Service)
+AGENT_LAB_STATE = RUN_DIR / "agent-lab.json"  # sticky lab switches every new pod's agent gets (persistence)
+PROMETHEUS_AGENT_TARGETS = RUN_DIR / "prometheus" / "agent-pods.json"  # file_sd: one target per pod
+POD_LOGS = LAB_DIR / "k8s" / "pod-logs"  # lab/k8s/cluster's per-pod CRI log files (kubectl logs)
+K8S_PKI = LAB_DIR / "k8s" / "pki"
+APISERVER_PORT = 16443

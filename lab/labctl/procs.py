@@ -103,6 +103,10 @@ class Proc:
         if child is not None:
             child.poll()
 
+    def reap(self):
+        """Collect our child if it exited (a long-lived parent, such as the pod supervisor, calls this)."""
+        self._reap()
+
     def log_tail(self, lines=20):
         try:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])

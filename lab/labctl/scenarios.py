@@ -1,7 +1,9 @@
 """`lab scenario NAME`: put the whole lab into one consistent state per runbook cause.
 
-Order matters: fresh pods first (so their names are known), then their memory, statuses and events, the
-Redis keyspace, the agent's knobs, the Prometheus history (which carries the pod names), and the logs.
+Order matters: the workload as the manifest has it and its pods' agent processes first (so pod names and
+ports are known), then the pods' memory, statuses and events, the agents' lab switches, the Redis keyspace and
+the MongoDB collection (the app's own format, labctl.seed), held connections and faults, the Prometheus
+history (which carries pod names and ports), and the logs.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ SELECTOR = "app=agent-bruno"
 DEPLOYMENT = "agent-bruno"
 CONTAINER = "agent-bruno"
 MEMORY_ANNOTATION = "lab.bruno.ops/memory-usage." + CONTAINER
-EXIT_HOOK = "lab.bruno.ops/on-exit-post"  # lab/k8s/cluster pod-sync POSTs it when the pod terminates
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 CLUSTER = layout.LAB_SRC / "k8s" / "cluster"
 
@@ -123,17 +124,34 @@ def set_container_statuses(core, pods, spec, now):
             core.create_namespaced_event(NAMESPACE, body)
 
 
-def agent_knobs(core, pods, spec):
-    """The agent's held connections. The agent runs outside the pods, so the pods carry an exit hook: when one of
-    them terminates (a restart, a rollout), the lab's pod-sync POSTs /lab/release, as a real process's
-    connections would go with it."""
-    base = "http://%s:%d" % (layout.HOST, layout.PORTS["agent"])
-    _post(base + "/lab/release", {})
-    if spec.hold_redis_connections:
-        # Extra clients Redis sees, plus every connection of the agent's own pool (REDIS_POOL_SIZE, 20 here).
-        _post(base + "/lab/hold-connections", {"redis": spec.hold_redis_connections, "redis_pool": 20})
-        for pod in pods:
-            core.patch_namespaced_pod(pod, NAMESPACE, {"metadata": {"annotations": {EXIT_HOOK: base + "/lab/release"}}})
+def agent_post(rows, pod, path, body):
+    return _post("http://%s:%d%s" % (layout.HOST, rows[pod]["port"], path), body)
+
+
+def agent_switches(rows, persistence_broken):
+    """Every pod's agent as a fresh process would be, then the scenario's persistence switch. It is sticky
+    (layout.AGENT_LAB_STATE): the supervisor gives it to every agent it starts later, because in the published
+    app it is the code, not a state a restart clears."""
+    seed_state = {"persistence_broken": bool(persistence_broken)}
+    layout.AGENT_LAB_STATE.parent.mkdir(parents=True, exist_ok=True)
+    layout.AGENT_LAB_STATE.write_text(json.dumps(seed_state) + "\n")
+    for pod in sorted(rows):
+        agent_post(rows, pod, "/lab/release", {})
+        agent_post(rows, pod, "/lab/fault", {"kind": "none"})
+        agent_post(rows, pod, "/lab/persistence", {"broken": bool(persistence_broken)})
+
+
+def agent_load(rows, spec):
+    """Held connections (split over the pods: each process holds its share, and a restart drops it, as it would
+    for a real process) and the scenario's live fault."""
+    pods = sorted(rows)
+    for index, pod in enumerate(pods):
+        share = spec.hold_redis_connections // len(pods) + (1 if index < spec.hold_redis_connections % len(pods)
+                                                            else 0)
+        if share:
+            agent_post(rows, pod, "/lab/hold-connections", {"redis": share, "mongo": 0})
+        if spec.live_fault:
+            agent_post(rows, pod, "/lab/fault", dict(spec.live_fault))
 
 
 def reset_workload():
@@ -148,19 +166,36 @@ def reset_workload():
         kubectl("-n", NAMESPACE, "patch", "deployment", DEPLOYMENT, "--type=json", "-p",
                 json.dumps([{"op": "remove", "path": "/spec/template/metadata/annotations/"
                              + RESTARTED_AT.replace("/", "~1")}]))
-    kubectl("-n", NAMESPACE, "rollout", "status", "deployment/" + DEPLOYMENT, "--timeout=120s")
+    components.settle_replicas(_kubectl_rc)
+    components.rollout(_kubectl_rc)
     kubectl("-n", NAMESPACE, "delete", "lease", "-l", "app.kubernetes.io/managed-by=bruno.ops", "--ignore-not-found")
     kubectl("-n", NAMESPACE, "delete", "limitrange,resourcequota", "-l", "lab.bruno.ops/test", "--ignore-not-found")
 
 
+def _kubectl_rc(*args, timeout=180):
+    out = subprocess.run([str(CLUSTER), "kubectl", *args], capture_output=True, text=True, timeout=timeout,
+                         check=False)
+    return out.returncode, (out.stdout + out.stderr).strip()
+
+
+def app_log(line, moment=None):
+    """A line in the real app's logging format: '%(asctime)s - %(name)s - %(levelname)s - %(message)s'."""
+    moment = moment or datetime.datetime.now()
+    return "%s,%03d - %s" % (moment.strftime("%Y-%m-%d %H:%M:%S"), moment.microsecond // 1000, line)
+
+
 def write_logs(pods, spec):
-    lines = ["INFO agent-bruno serving on :8080", "INFO chat ok session=%s" % spec.name]
-    lines += list(spec.log_lines) * 5
+    """The scenario's extra log lines (the agents' own output is in the pod logs already, via the supervisor)."""
+    if not spec.log_lines and not spec.oom_kills:
+        return
+    lines = [app_log(line) for line in list(spec.log_lines) * 5]
     for pod in pods:
         subprocess.run([str(CLUSTER), "pod-log", NAMESPACE, pod], input="\n".join(lines) + "\n", text=True,
                        timeout=30, check=True, capture_output=True)
         if spec.oom_kills:
-            last = list(spec.log_lines) + ["ERROR Killed: out of memory"]
+            last = [app_log("__main__ - INFO - \U0001f680 Starting Agent Bruno..."),
+                    app_log("src.memory.mongo_store - INFO - \u2705 Connected to MongoDB: agent_bruno")]
+            last += [app_log(line) for line in spec.log_lines]
             subprocess.run([str(CLUSTER), "pod-log", NAMESPACE, pod, "--previous"], input="\n".join(last) + "\n",
                            text=True, timeout=30, check=True, capture_output=True)
 
@@ -176,30 +211,36 @@ def _iso(moment):
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def apply(name):
+def apply(name, persistence="ok"):
     from kubernetes import client  # noqa: PLC0415
 
     from labctl import components  # noqa: PLC0415 - avoids an import cycle with components
 
     spec = scenario_specs.get(name)
+    broken = spec.persistence_broken or persistence == "broken"
     started = time.monotonic()
     now = datetime.datetime.now(datetime.timezone.utc)
     api_client = api()
     core = client.CoreV1Api(api_client)
     reset_workload()
     pods = agent_pods(core)
+    rows = components.wait_for_pod_agents(pods, timeout=90)
+    agent_switches(rows, broken)
     set_memory(core, pods, spec)
     set_container_statuses(core, pods, spec, now)
-    seed.seed_redis(spec, layout.PORTS["redis"], now=now.timestamp())
-    seed.reset_archive(layout.PORTS["ferretdb"])
-    agent_knobs(core, pods, spec)
+    seed.seed_redis(spec, layout.PORTS["redis"], now=now)
+    seed.seed_mongo(spec, layout.PORTS["ferretdb"], now=now, persisting=not broken)
+    agent_load(rows, spec)
     nodes = {p.metadata.name: p.spec.node_name
              for p in core.list_namespaced_pod(NAMESPACE, label_selector=SELECTOR).items}
-    components.restart_prometheus_with_history(spec, [(pod, nodes[pod]) for pod in pods], int(now.timestamp()) - 60)
+    components.restart_prometheus_with_history(spec, [(pod, nodes[pod], rows[pod]["port"]) for pod in pods],
+                                               int(now.timestamp()) - 60)
     write_logs(pods, spec)
     wait_for_usage(client.CustomObjectsApi(api_client), pods, spec)
-    state = {"scenario": name, "cause": spec.cause, "pods": pods, "applied_at": _iso(now)}
+    state = {"scenario": name, "cause": spec.cause, "pods": pods, "applied_at": _iso(now),
+             "persistence_broken": broken, "agents": {pod: rows[pod]["url"] for pod in pods},
+             "service": "http://%s:%d" % (layout.HOST, layout.PORTS["agent"])}
     (layout.LAB_DIR / "scenario.json").write_text(json.dumps(state, indent=2) + "\n")
-    print("lab: scenario %s applied in %.1fs (%s): pods %s" % (name, time.monotonic() - started, spec.summary,
-                                                               ", ".join(pods)))
+    print("lab: scenario %s applied in %.1fs (%s%s): pods %s" % (
+        name, time.monotonic() - started, spec.summary, "; persistence broken" if broken else "", ", ".join(pods)))
     return 0

@@ -62,7 +62,9 @@ class Redis:
         binary = require_binary("redis-server", "run `make env` (installs the Debian redis-server package)")
         self.data_dir.mkdir(parents=True, exist_ok=True)
         argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-                "--dir", str(self.data_dir), "--daemonize", "no", "--protected-mode", "yes"]
+                # Bound to 127.0.0.1 only; protected mode off because it admits 127.0.0.1 alone, and the lab's pod
+                # agents connect from 127.0.0.<n> (one source address per pod, LAB_SOURCE_ADDR).
+                "--dir", str(self.data_dir), "--daemonize", "no", "--protected-mode", "no"]
         if self.password:
             argv += ["--requirepass", self.password]
         self.proc.start(argv)
