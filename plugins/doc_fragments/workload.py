@@ -50,3 +50,25 @@ options:
     type: bool
     default: true
 """
+
+    # Mirrors image_options() in plugins/module_utils/change/workload.py.
+    IMAGE = r"""
+options:
+  image_policy:
+    description:
+      - What to do when the change starts pods (a new pod template, more replicas) and a container's image is
+        mutable - C(:latest), no tag, or any tag without an C(@sha256:) digest - and pulled C(Always) (set, or the
+        default for C(:latest)). Every new pod pulls such an image again, so the change can ship other code than
+        the pods run now, and rolling the ReplicaSet back cannot undo that.
+      - C(warn) changes as asked and warns; the result's C(images) and the change record say C(warned).
+      - C(pin) first pins each such image to the digest the running pods report
+        (C(status.containerStatuses[].imageID)), C(name:tag@sha256:...), in the same patch and rollout; the change
+        record says C(pinned) with the image before and after. When no running pod reports a digest (or the pods
+        report several), it fails with kind C(guardrail) naming what is missing, and nothing is changed.
+      - C(refuse) fails with kind C(guardrail) before anything is changed.
+      - A pin in the cluster lasts until the manifest is applied again (e.g. the next Flux reconcile puts the tag
+        back); pin the manifest for good.
+    type: str
+    default: warn
+    choices: [warn, pin, refuse]
+"""

@@ -23,6 +23,7 @@ extends_documentation_fragment:
   - bruno.ops.kubernetes
   - bruno.ops.workload
   - bruno.ops.workload.WAIT
+  - bruno.ops.workload.IMAGE
 options:
   container:
     description: Container whose environment is changed; may be omitted when the pod has only one.
@@ -80,10 +81,23 @@ undo:
   returned: always
   type: dict
   sample: {env: {SESSION_TTL: "86400"}, unset: [], manual: []}
+images:
+  description:
+    - What O(image_policy) found and did - C(action) C(none) (nothing mutable, or the change starts no pods),
+      C(warned) or C(pinned) (a refusal fails, with this in the error's C(images)); per container the image, its
+      pull policy, why it is mutable, the digests the running pods report and what it was pinned to.
+  returned: always
+  type: dict
+  sample: {policy: warn, action: warned, new_pods: true,
+           containers: [{container: agent-bruno, init: false, image: "ghcr.io/brunovlucena/agent-bruno:latest",
+                         pull_policy: Always, reason: "tag :latest without a digest",
+                         running_digests: ["sha256:4f1c...e9"], pods_without_digest: 0, pinned_to: null}]}
 change:
   description:
     - This call's entry for a change record (action C(set_env)), the variables it touched before and after; C(undo)
       is the C(kubectl set env) that puts them back, C(note) names the revision to roll back to.
+    - Its C(images) is RV(images); C(note) says C(image warned) / C(image pinned) (with the C(kubectl set image)
+      that puts the tag back). A change refused before it was made carries its entry in the error's C(change).
   returned: always
   type: dict
   sample: {action: set_env, target: deployment bruno/agent-bruno container agent-bruno, changed: true,
@@ -133,7 +147,7 @@ import shlex
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.change import workload
-from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry
+from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry, join_notes, with_refusal
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
 
 _NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")  # the apiserver's rule for env var names
@@ -141,7 +155,7 @@ _NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")  # the apiserver's rule for 
 
 ARGUMENT_SPEC = dict(kubernetes=kubernetes_option(), container=dict(type="str"),
                      env=dict(type="dict", default={}), unset=dict(type="list", elements="str", default=[]),
-                     **workload.workload_options(), **workload.wait_options())
+                     **workload.workload_options(), **workload.wait_options(), **workload.image_options())
 
 
 def validate(params):
@@ -199,12 +213,13 @@ def change_of(target, result, touched):
     command = target.command("set", "env", target.resource, "-c", container, *restore) if restore else ""
     manual = ("restore %s from the manifest (a valueFrom reference)" % ", ".join(undo["manual"])
               if undo["manual"] else "")
-    note = "; ".join(part for part in (manual, workload.rollback_note(target, result)) if part)
+    note = join_notes(manual, workload.rollback_note(target, result),
+                      workload.images_note(target, result.get("images")))
     return change_entry("set_env", "%s container %s" % (target.ref, container), changed=result["changed"],
                         before={name: result["before"]["env"].get(name) for name in touched},
                         after={name: result["after"]["env"].get(name) for name in touched},
                         undo=" and ".join(part for part in (command, manual) if part) if result["changed"]
-                        else "nothing to undo", note=note)
+                        else "nothing to undo", note=note, images=result.get("images"))
 
 
 def run(params, check_mode):
@@ -229,7 +244,10 @@ def run(params, check_mode):
         return {"container": container["name"], "env": env_view(container)}
 
     with workload.opened(params) as (_client, target):
-        result = workload.change_as_asked(target, build, view, params, check_mode)
+        try:
+            result = workload.change_as_asked(target, build, view, params, check_mode)
+        except errors.BrunoOpsError as exc:
+            raise with_refusal(exc, "set_env", target.ref) from None
     result["undo"] = undo_options(result["before"]["env"], env, unset)
     result["change"] = change_of(target, result, sorted(env) + sorted(unset))
     return result

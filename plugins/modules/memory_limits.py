@@ -31,6 +31,7 @@ extends_documentation_fragment:
   - bruno.ops.prometheus
   - bruno.ops.workload
   - bruno.ops.workload.WAIT
+  - bruno.ops.workload.IMAGE
 options:
   prometheus:
     description:
@@ -149,10 +150,23 @@ undo:
   returned: always
   type: dict
   sample: {mode: apply, limit: 1Gi, request: 256Mi}
+images:
+  description:
+    - What O(image_policy) found and did - C(action) C(none) (nothing mutable, or the change starts no pods),
+      C(warned) or C(pinned) (a refusal fails, with this in the error's C(images)); per container the image, its
+      pull policy, why it is mutable, the digests the running pods report and what it was pinned to.
+  returned: always
+  type: dict
+  sample: {policy: warn, action: warned, new_pods: true,
+           containers: [{container: agent-bruno, init: false, image: "ghcr.io/brunovlucena/agent-bruno:latest",
+                         pull_policy: Always, reason: "tag :latest without a digest",
+                         running_digests: ["sha256:4f1c...e9"], pods_without_digest: 0, pinned_to: null}]}
 change:
   description:
     - This call's entry for a change record (action C(set_memory_limit); never a change with O(mode=recommend)),
       the memory limit and request before and after, the C(kubectl set resources) that puts them back as C(undo).
+    - Its C(images) is RV(images); C(note) says C(image warned) / C(image pinned) (with the C(kubectl set image)
+      that puts the tag back). A change refused before it was made carries its entry in the error's C(change).
   returned: always
   type: dict
   sample: {action: set_memory_limit, target: deployment bruno/agent-bruno container agent-bruno, changed: true,
@@ -190,7 +204,7 @@ import datetime
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.change import workload
-from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry
+from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry, join_notes, with_refusal
 from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import PrometheusClient, http_option
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
 from ansible_collections.bruno.ops.plugins.module_utils.decide import limits_recommend
@@ -205,7 +219,7 @@ ARGUMENT_SPEC = dict(
     limit=dict(type="str"), request=dict(type="str"), history=dict(type="str", default="14d"),
     min_history=dict(type="str", default="1h"), headroom=dict(type="float", default=1.15),
     max_limit=dict(type="str", default="4Gi"), allow_decrease=dict(type="bool", default=False),
-    **workload.workload_options(), **workload.wait_options(),
+    **workload.workload_options(), **workload.wait_options(), **workload.image_options(),
 )
 
 
@@ -370,7 +384,9 @@ def change_of(target, result):
         "set_memory_limit", "%s container %s" % (target.ref, before["container"]), changed=result["changed"],
         before={"memory_limit": before["limits"], "memory_request": before["requests"]},
         after={"memory_limit": after["limits"], "memory_request": after["requests"]},
-        undo=undo if result["changed"] else "nothing to undo", note=workload.rollback_note(target, result))
+        undo=undo if result["changed"] else "nothing to undo",
+        note=join_notes(workload.rollback_note(target, result), workload.images_note(target, result.get("images"))),
+        images=result.get("images"))
 
 
 def run(params, check_mode):
@@ -401,15 +417,20 @@ def run(params, check_mode):
 
         if params["mode"] == "recommend":
             result.update(changed=False, before=view(obj), after=view(obj), revision_before=workload.revision(obj),
-                          revision_after=workload.revision(obj))
+                          revision_after=workload.revision(obj),
+                          images=workload.plan_images(workload.image_findings(obj), None, params["image_policy"],
+                                                      target.ref, new_pods=False)[0])
             return dict(result, change=change_of(target, result))
         refused = limits_recommend.refusal(guardrails, target.ref)
         if refused:
             raise refused
-        result.update(workload.change_as_asked(
-            target, lambda current: limit_ops(current["spec"]["template"]["spec"]["containers"][index], index,
-                                              new_limit, opts["request"]),
-            view, params, check_mode))
+        try:
+            result.update(workload.change_as_asked(
+                target, lambda current: limit_ops(current["spec"]["template"]["spec"]["containers"][index], index,
+                                                  new_limit, opts["request"]),
+                view, params, check_mode))
+        except errors.BrunoOpsError as exc:
+            raise with_refusal(exc, "set_memory_limit", "%s container %s" % (target.ref, container["name"])) from None
         return dict(result, change=change_of(target, result))
 
 

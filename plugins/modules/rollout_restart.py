@@ -25,6 +25,7 @@ extends_documentation_fragment:
   - bruno.ops.kubernetes
   - bruno.ops.workload
   - bruno.ops.workload.WAIT
+  - bruno.ops.workload.IMAGE
 options:
   not_within:
     description:
@@ -72,10 +73,23 @@ skipped_reason:
   returned: when the restart was skipped
   type: str
   sample: pods were restarted at 2026-11-29T03:12:09Z, within not_within=15m
+images:
+  description:
+    - What O(image_policy) found and did - C(action) C(none) (nothing mutable, or the change starts no pods),
+      C(warned) or C(pinned) (a refusal fails, with this in the error's C(images)); per container the image, its
+      pull policy, why it is mutable, the digests the running pods report and what it was pinned to.
+  returned: always
+  type: dict
+  sample: {policy: warn, action: warned, new_pods: true,
+           containers: [{container: agent-bruno, init: false, image: "ghcr.io/brunovlucena/agent-bruno:latest",
+                         pull_policy: Always, reason: "tag :latest without a digest",
+                         running_digests: ["sha256:4f1c...e9"], pods_without_digest: 0, pinned_to: null}]}
 change:
   description:
     - This call's entry for a change record (action C(restart)) - the restart time and the ReplicaSet of the pods
       before and after. A restart only replaces the pods, so C(undo) says there is nothing to undo.
+    - Its C(images) is RV(images); C(note) says C(image warned) / C(image pinned) (with the C(kubectl set image)
+      that puts the tag back). A change refused before it was made carries its entry in the error's C(change).
   returned: always
   type: dict
   sample: {action: restart, target: deployment bruno/agent-bruno, changed: true,
@@ -122,7 +136,7 @@ rolled_back:
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.change import workload
-from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry
+from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry, join_notes, with_refusal
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
 from ansible_collections.bruno.ops.plugins.module_utils.durations import iso, parse_duration, parse_time, utcnow
 
@@ -130,7 +144,7 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
 ARGUMENT_SPEC = dict(kubernetes=kubernetes_option(), not_within=dict(type="str"), **workload.workload_options(),
-                     **workload.wait_options())
+                     **workload.wait_options(), **workload.image_options())
 
 
 def restarted_at(obj):
@@ -170,7 +184,10 @@ def run(params, check_mode):
         return {"restarted_at": restarted_at(obj), "replicas": obj["spec"].get("replicas")}
 
     with workload.opened(params) as (_client, target):
-        result = workload.change_as_asked(target, build, view, params, check_mode)
+        try:
+            result = workload.change_as_asked(target, build, view, params, check_mode)
+        except errors.BrunoOpsError as exc:
+            raise with_refusal(exc, "restart", target.ref) from None
     result["restarted_at"] = result["after"]["restarted_at"]
     if skipped.get("reason"):
         result["skipped_reason"] = skipped["reason"]
@@ -179,7 +196,8 @@ def run(params, check_mode):
         before={"restarted_at": result["before"]["restarted_at"], "replica_set": result.get("old_replica_set")},
         after={"restarted_at": result["after"]["restarted_at"], "replica_set": result.get("new_replica_set")},
         undo="nothing to undo: a restart only replaces the pods (the template is the same but for restartedAt)",
-        note=skipped.get("reason") or "")
+        note=join_notes(skipped.get("reason"), workload.images_note(target, result.get("images"))),
+        images=result.get("images"))
     return result
 
 

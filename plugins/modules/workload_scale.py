@@ -16,6 +16,9 @@ description:
     when lower); O(min_replicas) and O(max_replicas) set the bounds directly.
   - Bounds are checked before anything is changed. Replicas and minimum are at least 1. The minimum must not be
     above the maximum. Nothing may exceed O(max_replicas_cap).
+  - More replicas (or higher HPA bounds) start pods, which pull a mutable image again; O(image_policy) applies.
+    With C(pin) and an HPA, the Deployment's images are pinned first (a rollout of the same code), then the HPA
+    is changed.
 author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
@@ -24,6 +27,7 @@ extends_documentation_fragment:
   - bruno.ops.kubernetes
   - bruno.ops.workload
   - bruno.ops.workload.WAIT
+  - bruno.ops.workload.IMAGE
 options:
   replicas:
     description: Desired replicas (or, with an HPA, the new minimum).
@@ -85,10 +89,23 @@ notes:
   type: list
   elements: str
   sample: ["hpa bruno/agent-bruno-hpa scales deployment bruno/agent-bruno: its bounds were changed instead"]
+images:
+  description:
+    - What O(image_policy) found and did - C(action) C(none) (nothing mutable, or the change starts no pods),
+      C(warned) or C(pinned) (a refusal fails, with this in the error's C(images)); per container the image, its
+      pull policy, why it is mutable, the digests the running pods report and what it was pinned to.
+  returned: always
+  type: dict
+  sample: {policy: warn, action: warned, new_pods: true,
+           containers: [{container: agent-bruno, init: false, image: "ghcr.io/brunovlucena/agent-bruno:latest",
+                         pull_policy: Always, reason: "tag :latest without a digest",
+                         running_digests: ["sha256:4f1c...e9"], pods_without_digest: 0, pinned_to: null}]}
 change:
   description:
     - This call's entry for a change record (action C(scale)) - C(before) and C(after) as above; C(undo) is the
       C(kubectl scale) (or, for an HPA, C(kubectl patch hpa)) that puts the previous values back.
+    - Its C(images) is RV(images); C(note) says C(image warned) / C(image pinned) (with the C(kubectl set image)
+      that puts the tag back). A change refused before it was made carries its entry in the error's C(change).
   returned: always
   type: dict
   sample: {action: scale, target: hpa bruno/agent-bruno-hpa, changed: true,
@@ -108,12 +125,12 @@ import shlex
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.change import workload
-from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry
+from ansible_collections.bruno.ops.plugins.module_utils.change.record import change_entry, join_notes, with_refusal
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import kubernetes_option
 
 ARGUMENT_SPEC = dict(kubernetes=kubernetes_option(), replicas=dict(type="int"), min_replicas=dict(type="int"),
                      max_replicas=dict(type="int"), max_replicas_cap=dict(type="int", default=20),
-                     **workload.workload_options(), **workload.wait_options())
+                     **workload.workload_options(), **workload.wait_options(), **workload.image_options())
 
 
 def plan_bounds(current_min, current_max, *, replicas, min_replicas, max_replicas, cap):
@@ -164,15 +181,29 @@ def scale_hpa(client, target, hpa, params, check_mode):
                   notes=["%s scales %s: its bounds were changed instead of spec.replicas" % (ref, target.ref)])
     ops = [{"op": "add", "path": "/spec/minReplicas", "value": new_min},
            {"op": "replace", "path": "/spec/maxReplicas", "value": new_max}]
+    obj = target.read()
+    grows = new_min > before["min_replicas"] or new_max > before["max_replicas"]
+    images, pin_ops, warnings = workload.guard_images(target, obj, params["image_policy"], new_pods=grows)
+    result.update(images=images, warnings=warnings)
     if (new_min, new_max) == (before["min_replicas"], before["max_replicas"]):
         return dict(result, changed=False, after=before)
+    if pin_ops:
+        pinned = workload.change(target, lambda _obj: pin_ops, lambda o: workload.images_view(o, images), check_mode,
+                                 wait=params["wait"], wait_timeout=params["wait_timeout"],
+                                 rollback_on_failure=params["rollback_on_failure"], image_policy=None)
+        before = dict(before, images=pinned["before"])
+        result.update(before=before, revision_before=pinned["revision_before"],
+                      revision_after=pinned["revision_after"])
     ops = workload.guarded(hpa, ops)
     patch = client.autoscaling.patch_namespaced_horizontal_pod_autoscaler
     name = hpa["metadata"]["name"]
     after = client.call_json("patch %s" % ref, patch, name, target.namespace, ops, dry_run="All")
     if not check_mode:
         after = client.call_json("patch %s" % ref, patch, name, target.namespace, ops)
-    return dict(result, changed=True, after=view(after))
+    after = view(after)
+    if pin_ops:
+        after["images"] = pinned["after"]
+    return dict(result, changed=True, after=after)
 
 
 def change_of(target, result):
@@ -187,7 +218,21 @@ def change_of(target, result):
         ref = target.ref
         undo = target.command("scale", target.resource, "--replicas=%s" % result["undo"]["replicas"])
     return change_entry("scale", ref, changed=result["changed"], before=result["before"], after=result["after"],
-                        undo=undo if result["changed"] else "nothing to undo", note="; ".join(result["notes"]))
+                        undo=undo if result["changed"] else "nothing to undo",
+                        note=join_notes(*result["notes"], workload.images_note(target, result.get("images"))),
+                        images=result.get("images"))
+
+
+def scale_deployment(target, params, check_mode):
+    if params["replicas"] is None:
+        raise errors.BrunoOpsError("min_replicas / max_replicas need an HPA, and none targets %s; set replicas"
+                                   % target.ref, kind=errors.INVALID)
+    return workload.change_as_asked(
+        target,
+        lambda obj: [] if obj["spec"].get("replicas") == params["replicas"] else [
+            {"op": "replace", "path": "/spec/replicas", "value": params["replicas"]}],
+        lambda obj: {"replicas": obj["spec"].get("replicas")},
+        params, check_mode, rollback_on_failure=False)
 
 
 def run(params, check_mode):
@@ -197,18 +242,13 @@ def run(params, check_mode):
         if len(hpas) > 1:
             raise errors.BrunoOpsError("%d HPAs target %s (%s); leave one" % (
                 len(hpas), target.ref, ", ".join(h["metadata"]["name"] for h in hpas)), kind=errors.CONFLICT)
-        if hpas:
-            result = scale_hpa(client, target, hpas[0], params, check_mode)
-            return dict(result, change=change_of(target, result))
-        if params["replicas"] is None:
-            raise errors.BrunoOpsError("min_replicas / max_replicas need an HPA, and none targets %s; set replicas"
-                                       % target.ref, kind=errors.INVALID)
-        result = workload.change_as_asked(
-            target,
-            lambda obj: [] if obj["spec"].get("replicas") == params["replicas"] else [
-                {"op": "replace", "path": "/spec/replicas", "value": params["replicas"]}],
-            lambda obj: {"replicas": obj["spec"].get("replicas")},
-            params, check_mode, rollback_on_failure=False)
+        try:
+            if hpas:
+                result = scale_hpa(client, target, hpas[0], params, check_mode)
+                return dict(result, change=change_of(target, result))
+            result = scale_deployment(target, params, check_mode)
+        except errors.BrunoOpsError as exc:
+            raise with_refusal(exc, "scale", target.ref) from None
     result.update(target={"kind": params["kind"].lower(), "name": params["name"]}, notes=[],
                   undo={"replicas": result["before"]["replicas"]})
     if "rollout" in result:

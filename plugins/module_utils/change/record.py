@@ -3,15 +3,19 @@
 """One entry of a change record, built by the module that made (or predicted) the change. Pure.
 
 Every change-making module returns it as `change`, so the roles append the module's own account to the run's
-change record instead of rebuilding it in Jinja."""
+change record instead of rebuilding it in Jinja. A change refused before it was made (a guardrail such as
+image_policy=refuse) carries its entry in the error's details (`error.change`), so the record says so too."""
 
 from __future__ import annotations
 
+from ansible_collections.bruno.ops.plugins.module_utils import errors
 
-def change_entry(action, target, *, changed, before, after, undo, note=""):
+
+def change_entry(action, target, *, changed, before, after, undo, note="", images=None):
     """action: what was done (restart, scale, set_env, ...); target: namespace/name or the Redis/MongoDB scope;
-    before/after: the part of the target the change is about; undo: the command (or words) that reverses it."""
-    return {
+    before/after: the part of the target the change is about; undo: the command (or words) that reverses it;
+    images: what image_policy did (workload.plan_images' report), for a change that may start pods."""
+    entry = {
         "action": action,
         "target": target,
         "changed": bool(changed),
@@ -20,3 +24,23 @@ def change_entry(action, target, *, changed, before, after, undo, note=""):
         "undo": undo,
         "note": note or "",
     }
+    if images is not None:
+        entry["images"] = images
+    return entry
+
+
+def join_notes(*notes):
+    return "; ".join(note for note in notes if note)
+
+
+def with_refusal(exc, action, target):
+    """`exc`, with the change entry of a refused change (`change` in its details) when a guardrail refused it
+    before anything was changed, so the change record lists the refusal. Other errors are returned as they are."""
+    if exc.kind == errors.GUARDRAIL and "change" not in exc.details:
+        images = exc.details.get("images")
+        if images is not None:
+            images = dict(images, action="refused")
+        exc.details["change"] = change_entry(action, target, changed=False, before=None, after=None,
+                                             undo="nothing to undo: nothing was changed",
+                                             note="refused: %s" % exc.message, images=images)
+    return exc

@@ -6,12 +6,18 @@ the rollout does not complete.
 
 Every change is a JSON patch that starts with a `test` of the resourceVersion the change was computed from,
 so a change computed from a stale read fails instead of overwriting someone else's edit.
+
+A change that starts new pods (a template change, more replicas) makes each new pod pull its image again when the
+image is a mutable tag pulled `Always` (agent-bruno runs `:latest` with `imagePullPolicy: Always`): the change
+could ship new code in the middle of an incident. `image_policy` says what to do then: `warn`, `pin` each such
+image to the digest the running pods report (in the same patch), or `refuse` (docs/remediation.md).
 """
 
 from __future__ import annotations
 
 import contextlib
 import copy
+import re
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
 from ansible_collections.bruno.ops.plugins.module_utils.change import rollout
@@ -19,6 +25,7 @@ from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client impor
 
 REVISION = "deployment.kubernetes.io/revision"
 KINDS = ("Deployment", "DeploymentConfig")
+IMAGE_POLICIES = ("warn", "pin", "refuse")
 
 
 def workload_options():
@@ -38,6 +45,11 @@ def wait_options():
     )
 
 
+def image_options():
+    """`image_policy` (doc fragment bruno.ops.workload.IMAGE), for every module whose change may start pods."""
+    return dict(image_policy=dict(type="str", default="warn", choices=list(IMAGE_POLICIES)))
+
+
 def check_wait_options(params):
     if params["wait_timeout"] < 1:
         raise errors.BrunoOpsError("wait_timeout must be at least 1 second", kind=errors.INVALID)
@@ -54,10 +66,10 @@ def opened(params):
 
 
 def change_as_asked(target, build, view, params, check_mode, *, rollback_on_failure=None):
-    """change() with the module's wait options (wait_options())."""
+    """change() with the module's wait options (wait_options()) and image_policy (image_options())."""
     rollback = params["rollback_on_failure"] if rollback_on_failure is None else rollback_on_failure
     return change(target, build, view, check_mode, wait=params["wait"], wait_timeout=params["wait_timeout"],
-                  rollback_on_failure=rollback)
+                  rollback_on_failure=rollback, image_policy=params.get("image_policy") or "warn")
 
 
 class Workload:
@@ -100,6 +112,14 @@ class Workload:
         return [hpa for hpa in items
                 if (hpa.get("spec") or {}).get("scaleTargetRef", {}).get("kind") == self.kind
                 and hpa["spec"]["scaleTargetRef"].get("name") == self.name]
+
+    def pods(self, obj):
+        """The pods of this workload's selector (matchLabels of a Deployment, the plain map of a DeploymentConfig)."""
+        selector = (obj["spec"].get("selector") or {})
+        labels = selector.get("matchLabels") if "matchLabels" in selector else selector
+        label_selector = ",".join("%s=%s" % kv for kv in sorted((labels or {}).items()))
+        return self.client.list_all("list pods in %s" % self.namespace, self.client.core.list_namespaced_pod,
+                                    self.namespace, label_selector=label_selector)
 
     def replica_sets(self, obj):
         """[(revision, name)] of the ReplicaSets this Deployment owns, oldest first (empty for other kinds)."""
@@ -148,21 +168,35 @@ def guarded(obj, ops):
 
 
 def change(workload, build, view, check_mode, *, wait=True, wait_timeout=300, rollback_on_failure=True,
-           interval=2.0):
+           interval=2.0, image_policy="warn"):
     """Apply the change `build(obj)` returns (JSON patch ops; empty means nothing to do) and report it.
 
     `view(obj)` is the part of the object the change is about, shown in --diff and in the result. In check
     mode the patch goes to the apiserver as a server-side dry run (admission and validation run, nothing is
-    stored) and its answer is the predicted `after`. A pod-template change is then waited for; when the
-    rollout does not complete within `wait_timeout`, the previous pod template is put back (rollback)."""
+    stored) and its answer is the predicted `after`. A change that starts pods goes through `image_policy`
+    first (guard_images: warn, pin the running digests in the same patch, or refuse; None: not guarded, for a
+    change that is itself the pin). A pod-template change is then waited for; when the rollout does not
+    complete within `wait_timeout`, the previous pod template is put back (rollback)."""
     before_obj = workload.read()
     ops = build(before_obj)
     result = dict(changed=bool(ops), before=view(before_obj), revision_before=revision(before_obj))
     if not ops:
-        result.update(after=result["before"], revision_after=result["revision_before"])
+        result.update(after=result["before"], revision_after=result["revision_before"],
+                      images=plan_images(image_findings(before_obj), None, image_policy, workload.ref,
+                                         new_pods=False)[0] if image_policy else None)
         return result
     after_obj = workload.patch(guarded(before_obj, ops), dry_run=True)
+    images, pin_ops, warnings = guard_images(workload, before_obj, image_policy,
+                                             new_pods=starts_pods(before_obj, after_obj)) if image_policy else (
+        None, [], [])
+    result.update(images=images, warnings=warnings)
+    if pin_ops:
+        ops = ops + pin_ops
+        after_obj = workload.patch(guarded(before_obj, ops), dry_run=True)
     result["after"] = view(after_obj)
+    if pin_ops:
+        result["before"] = dict(result["before"], images=images_view(before_obj, images))
+        result["after"] = dict(result["after"], images=images_view(after_obj, images))
     result["changed"] = result["after"] != result["before"]
     if check_mode or not result["changed"]:
         result["revision_after"] = result["revision_before"]
@@ -171,6 +205,8 @@ def change(workload, build, view, check_mode, *, wait=True, wait_timeout=300, ro
     old_rs = old_sets[-1][1] if old_sets else None
     after_obj = workload.patch(guarded(before_obj, ops))
     result["after"] = view(after_obj)
+    if pin_ops:
+        result["after"] = dict(result["after"], images=images_view(after_obj, images))
     template_changed = after_obj["spec"].get("template") != before_obj["spec"].get("template")
     if wait and (template_changed or _replicas_changed(before_obj, after_obj)):
         result.update(_wait_or_roll_back(workload, before_obj, old_rs, template_changed=template_changed,
@@ -221,3 +257,176 @@ def _replica_sets(workload, final, old_rs):
     if not sets:
         return {}
     return {"old_replica_set": old_rs, "new_replica_set": sets[-1][1]}
+
+
+# ---------------------------------------------------------------------------------------------------- images
+# An image reference is [registry[:port]/]path[:tag][@digest]; only a digest names one image for good.
+_REPO_DIGEST = re.compile(r"@(sha256:[0-9a-f]{64})$")
+
+
+def parse_image(ref):
+    """{name, registry, repository, tag, digest} of an image reference; registry None when implicit (Docker Hub),
+    tag None when absent. The first path component is a registry when it has a dot or a port, or is localhost."""
+    rest = (ref or "").strip()
+    digest = None
+    if "@" in rest:
+        rest, digest = rest.split("@", 1)
+    first, sep, remainder = rest.partition("/")
+    registry, path = (first, remainder) if sep and ("." in first or ":" in first or first == "localhost") else (
+        None, rest)
+    tag = None
+    if ":" in path.rsplit("/", 1)[-1]:
+        path, tag = path.rsplit(":", 1)
+    return {"name": (registry + "/" if registry else "") + path, "registry": registry, "repository": path,
+            "tag": tag, "digest": digest or None}
+
+
+def mutable_reason(parsed):
+    """Why the reference can name other code tomorrow, or None when it has a digest."""
+    if parsed["digest"]:
+        return None
+    if parsed["tag"] is None:
+        return "no tag (means :latest) and no digest"
+    return "tag :%s without a digest" % parsed["tag"]
+
+
+def pull_policy(container, parsed):
+    """The container's imagePullPolicy, or the apiserver's default for it: Always for :latest or no tag."""
+    if container.get("imagePullPolicy"):
+        return container["imagePullPolicy"]
+    return "Always" if not parsed["digest"] and parsed["tag"] in (None, "latest") else "IfNotPresent"
+
+
+def image_findings(obj):
+    """The pod template's containers (init containers too) whose image every new pod pulls again and that can
+    be other code than the running pods': a mutable reference (no digest) pulled Always."""
+    found = []
+    spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    for field in ("initContainers", "containers"):
+        for index, container in enumerate(spec.get(field) or []):
+            parsed = parse_image(container.get("image"))
+            reason, policy = mutable_reason(parsed), pull_policy(container, parsed)
+            if reason and policy == "Always":
+                found.append({"container": container["name"], "init": field == "initContainers", "index": index,
+                              "image": container.get("image"), "pull_policy": policy, "reason": reason})
+    return found
+
+
+def running_digests(pods, container, init=False):
+    """{digest: pods} the live pods report for `container` (status.containerStatuses[].imageID), and how many
+    report none usable (an empty imageID, or a bare image ID that is not a repository digest)."""
+    digests, unknown = {}, 0
+    field = "initContainerStatuses" if init else "containerStatuses"
+    for pod in pods:
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        for status in (pod.get("status") or {}).get(field) or []:
+            if status.get("name") != container:
+                continue
+            match = _REPO_DIGEST.search(status.get("imageID") or "")
+            if match:
+                digests[match.group(1)] = digests.get(match.group(1), 0) + 1
+            else:
+                unknown += 1
+    return digests, unknown
+
+
+def pinned_image(image, digest):
+    """`image` pinned to `digest`, its tag kept for people (name:tag@sha256:...)."""
+    parsed = parse_image(image)
+    return parsed["name"] + (":" + parsed["tag"] if parsed["tag"] else "") + "@" + digest
+
+
+def plan_images(findings, pods, policy, ref, *, new_pods):
+    """What image_policy does with the findings: (report, JSON patch ops, warnings); raises guardrail for
+    `refuse`, and for `pin` when a running digest is unknown or not one. Pure (pods are given, None when unread).
+
+    report: {policy, action (none | warned | pinned), new_pods, containers: [{container, image, pull_policy, reason,
+    running_digests, pinned_to}]}."""
+    rows = []
+    for found in findings:
+        digests, unknown = running_digests(pods or [], found["container"], found["init"]) if pods is not None \
+            else ({}, None)
+        rows.append(dict({k: found[k] for k in ("container", "init", "image", "pull_policy", "reason")},
+                         running_digests=sorted(digests), pods_without_digest=unknown, pinned_to=None))
+    report = {"policy": policy, "action": "none", "new_pods": bool(new_pods), "containers": rows}
+    if not rows or not new_pods:
+        return report, [], []
+    what = "; ".join("container %s runs %s (%s, imagePullPolicy %s)" % (
+        r["container"], r["image"], r["reason"], r["pull_policy"]) for r in rows)
+    if policy == "refuse":
+        raise errors.BrunoOpsError(
+            "refusing to change %s with image_policy=refuse: %s, so every pod the change starts pulls the image "
+            "again and may run other code than the pods now; nothing was changed. Pin the image to a digest in the "
+            "manifest, or set image_policy=pin (pin the running digest first) or image_policy=warn"
+            % (ref, what), kind=errors.GUARDRAIL, images=report)
+    if policy == "warn":
+        report["action"] = "warned"
+        return report, [], ["%s: %s; every pod this change starts pulls it again and may run other code than the "
+                            "pods now (a ReplicaSet rollback cannot undo that). image_policy=pin pins the running "
+                            "digest first; pin the manifest to a digest for good" % (ref, what)]
+    missing = []
+    for row in rows:
+        if len(row["running_digests"]) == 1:
+            row["pinned_to"] = pinned_image(row["image"], row["running_digests"][0])
+        elif not row["running_digests"]:
+            missing.append("container %s: no running pod reports its image digest (status.containerStatuses"
+                           "[].imageID holds no @sha256: digest%s)" % (
+                               row["container"], "; the pods were not read" if pods is None else ""))
+        else:
+            missing.append("container %s: the running pods report %d digests (%s), so there is no one running "
+                           "image to pin" % (row["container"], len(row["running_digests"]),
+                                             ", ".join(row["running_digests"])))
+    if missing:
+        raise errors.BrunoOpsError(
+            "image_policy=pin cannot pin the images of %s: %s; nothing was changed. Pin the image to a digest in "
+            "the manifest (image@sha256:...), or set image_policy=warn to change it anyway"
+            % (ref, "; ".join(missing)), kind=errors.GUARDRAIL, images=report)
+    report["action"] = "pinned"
+    ops = [{"op": "replace", "path": "/spec/template/spec/%s/%d/image" % (
+        "initContainers" if found["init"] else "containers", found["index"]), "value": rows[i]["pinned_to"]}
+        for i, found in enumerate(findings)]
+    return report, ops, []
+
+
+def images_note(target, report):
+    """One line for the change record: what image_policy did, and for a pin the command that puts the tag back."""
+    report = report or {}
+    rows = report.get("containers") or []
+    if report.get("action") == "warned":
+        return "image warned: " + ", ".join("container %s runs %s (%s, pull %s)" % (
+            r["container"], r["image"], r["reason"], r["pull_policy"]) for r in rows)
+    if report.get("action") == "pinned":
+        pairs = ["%s=%s" % (r["container"], r["image"]) for r in rows]
+        undo = target.command("set", "image", target.resource, *pairs)
+        return "image pinned: %s (%s puts the tags back)" % (", ".join(
+            "%s %s -> %s" % (r["container"], r["image"], r["pinned_to"]) for r in rows), undo)
+    return ""
+
+
+def images_view(obj, report):
+    """{container: image} of the containers image_policy is about, for the before/after of a pinned change."""
+    names = {r["container"] for r in report["containers"]}
+    spec = obj["spec"]["template"]["spec"]
+    return {c["name"]: c.get("image") for field in ("initContainers", "containers") for c in spec.get(field) or []
+            if c["name"] in names}
+
+
+def starts_pods(before_obj, after_obj):
+    """Whether going from before_obj to after_obj starts new pods: a new pod template, or more replicas."""
+    if (after_obj.get("spec") or {}).get("template") != (before_obj.get("spec") or {}).get("template"):
+        return True
+    return (after_obj["spec"].get("replicas", 1) or 0) > (before_obj["spec"].get("replicas", 1) or 0)
+
+
+def guard_images(workload, obj, policy, *, new_pods):
+    """plan_images() for the workload as read (`obj`), reading its pods when there is something to pin or say."""
+    findings = image_findings(obj)
+    pods = None
+    if findings and new_pods:
+        try:
+            pods = workload.pods(obj)
+        except errors.BrunoOpsError:
+            if policy == "pin":
+                raise
+    return plan_images(findings, pods, policy, workload.ref, new_pods=new_pods)

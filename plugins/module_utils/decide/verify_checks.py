@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 from ansible_collections.bruno.ops.plugins.module_utils.durations import iso, parse_time
 from ansible_collections.bruno.ops.plugins.module_utils.facts import pod_memory
 
@@ -59,18 +61,111 @@ def oom_check(pods, events, since):
                     "no OOM kill since %s" % iso(since_time))
 
 
-def chat_check(status, body, error=None):
-    """POST /chat answered 2xx with a non-empty reply."""
-    reply = (body or {}).get("reply") if isinstance(body, dict) else None
+# The smoke chat's default client address: TEST-NET-1 (RFC 5737).
+DEFAULT_TEST_ADDRESS = "192.0.2.10"
+# Documentation ranges (RFC 5737, RFC 3849): addresses no real client has, so a smoke chat sent "from" one of them
+# (X-Forwarded-For) never lands in a real user's session.
+TEST_NETWORKS = ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "2001:db8::/32")
+
+
+def is_test_address(address):
+    """Whether `address` is in a documentation range (TEST-NET-1/2/3, 2001:db8::/32). Pure."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    networks = (ipaddress.ip_network(net) for net in TEST_NETWORKS)
+    return any(ip in net for net in networks if net.version == ip.version)
+
+
+def mask_address(address):
+    """A client address as reports show it: IPv4 without its last octet (203.0.113.x), IPv6 with its first two
+    groups (2001:db8::x); anything else becomes its length. Pure."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "<%d characters>" % len(address or "")
+    if ip.version == 4:
+        return ".".join(str(ip).split(".")[:3]) + ".x"
+    return ":".join("%x" % int(group, 16) for group in ip.exploded.split(":")[:2]) + "::x"
+
+
+def shown_address(address, redact):
+    """The smoke chat's address in the output: a documentation address is ours and shown; any other is masked."""
+    return address if not redact or is_test_address(address) else mask_address(address)
+
+
+def text_evidence(name, text, redact, limit=200):
+    """Chat text as evidence: its length when redacted, else its first `limit` characters."""
+    text = text if isinstance(text, str) else ""
+    return {name + "_chars": len(text)} if redact else {name: text[:limit]}
+
+
+def health_check(health, ready):
+    """GET /health said healthy and GET /ready said ready. `health` and `ready` are (status, body, error); a 200
+    `{"status": "degraded"}` from /ready is a failed check that says which store is down."""
+    problems, evidence = [], {}
+    for path, (status, body, error), want in (("/health", health, "healthy"), ("/ready", ready, "ready")):
+        said = body.get("status") if isinstance(body, dict) else None
+        evidence[path] = {"status_code": status, "status": said}
+        if error:
+            problems.append(error)
+        elif status is None or not 200 <= status < 300:
+            problems.append("GET %s answered HTTP %s" % (path, status))
+        elif said != want:
+            stores = (body.get("health") or {}) if isinstance(body, dict) else {}
+            down = sorted(k for k, v in stores.items() if k != "overall" and v is False)
+            suffix = " (down: %s)" % ", ".join(down) if down else ""
+            problems.append("GET %s says %r, not %r%s" % (path, said, want, suffix))
+            if stores:
+                evidence[path]["stores"] = stores
+    return _verdict("health", problems, evidence, "GET /health healthy and GET /ready ready")
+
+
+def chat_check(status, body, error=None, *, cleanup=None, redact=True, message=""):
+    """POST /chat answered 2xx with the real app's ChatResponse: a non-empty `response`, a `timestamp` and a
+    `model` (the app answers its own error text with 200 and no model when the LLM failed), and the smoke chat's
+    session was removed afterwards (`cleanup`: {"address", "deleted", "gone", "error"}, None when not asked)."""
+    answer = body if isinstance(body, dict) else {}
+    response = answer.get("response")
     problems = []
     if error:
         problems.append(error)
     elif status is None or not 200 <= status < 300:
         problems.append("POST /chat answered HTTP %s" % status)
-    elif not (isinstance(reply, str) and reply.strip()):
-        problems.append("POST /chat answered %s without a reply" % status)
-    return _verdict("chat", problems, {"status": status, "reply": (reply or "")[:200]}, "POST /chat answered %s "
-                    "with a reply" % status)
+    elif not (isinstance(response, str) and response.strip()):
+        problems.append("POST /chat answered %s without a response" % status)
+    elif not answer.get("model"):
+        problems.append("POST /chat answered %s with no model: the agent's error answer (its LLM call failed)"
+                        % status)
+    elif not answer.get("timestamp"):
+        problems.append("POST /chat answered %s without a timestamp" % status)
+    if cleanup is not None and cleanup.get("error"):
+        problems.append(cleanup["error"])
+    evidence = {"status": status, "model": answer.get("model"), "timestamp": answer.get("timestamp"),
+                "sources": answer.get("sources")}
+    evidence.update(text_evidence("response", response, redact))
+    evidence.update(text_evidence("message", message, redact))
+    if cleanup is not None:
+        evidence["cleanup"] = cleanup
+    ok = "POST /chat answered %s with a response" % status
+    if cleanup is not None:
+        ok += "; the smoke session of %s was removed" % cleanup.get("address")
+    return _verdict("chat", problems, evidence, ok)
+
+
+def session_turns(body):
+    """How many turns GET /memory/{ip} reports: the real app answers {ip, recent_messages, ...}; a list of turns
+    (or {"turns"|"history": [...]}) counts its items. None when the answer says neither."""
+    if isinstance(body, list):
+        return len(body)
+    if isinstance(body, dict):
+        if isinstance(body.get("recent_messages"), int):
+            return body["recent_messages"]
+        for key in ("turns", "history", "messages"):
+            if isinstance(body.get(key), list):
+                return len(body[key])
+    return None
 
 
 def rollout_check(status):

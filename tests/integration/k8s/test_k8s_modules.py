@@ -59,9 +59,10 @@ def test_pod_log_scan_rejects_a_bad_regex(lab):
 
 
 def test_pod_memory_probe_measures_the_agent_process(oom_loop):
+    # The real app has no memory endpoint: the probe reads its /metrics (prometheus_client's process_* samples).
     rc, result, _raw = run_module("bruno.ops.pod_memory_probe", {
         "kubernetes": ADMIN, "namespace": NS, "label_selector": "app=agent-bruno", "process_match": "agent_bruno",
-        "debug_url": "http://127.0.0.1:%d/debug/memory" % layout.PORTS["agent"]}, check=True)
+        "debug_url": "http://127.0.0.1:%d/metrics" % layout.PORTS["agent"]}, check=True)
     assert rc == 0, result
     assert result["summary"]["probed"] == result["summary"]["pods"] >= 1
     probe = result["probes"][0]
@@ -69,7 +70,7 @@ def test_pod_memory_probe_measures_the_agent_process(oom_loop):
     assert "agent_bruno" in probe["cmdline"]
     assert probe["process"]["rss_bytes"] > 1024 * 1024
     assert probe["source"] in ("proc", "psutil")
-    assert probe["app"] is not None and probe["errors"] == []
+    assert probe["app"]["metrics"]["process_resident_memory_bytes"] > 0 and probe["errors"] == []
 
 
 def test_pod_memory_probe_reports_a_failing_exec_per_pod(lab):

@@ -1,12 +1,15 @@
-"""bruno.ops.change_lock and bruno.ops.remediation_verify against the lab's apiserver (remediate-it/it-agent)."""
+"""bruno.ops.change_lock and bruno.ops.remediation_verify against the lab's apiserver (remediate-it/it-agent), and
+verify.yml against the lab's agent-bruno and its real chat API."""
 
 import datetime
 import json
 
 import pytest
+import redis
 import remediatelab as rl
 
-from bruno_it import kubectl, run_module
+from bruno_it import kubectl, run_lab, run_module, run_playbook
+from labctl import layout
 
 LOCK = "bruno.ops.change_lock"
 VERIFY = "bruno.ops.remediation_verify"
@@ -110,3 +113,20 @@ def test_verify_fails_with_evidence_on_high_memory_and_a_new_oom_kill(agent):
     assert "%s was OOMKilled at %s" % (pods[0], finished) in result["msg"]
     rc, result, _raw = verify(since=since, fail_on_failure=False)
     assert rc == 0 and result["passed"] is False  # the evidence without failing the task
+
+
+def test_verify_playbook_passes_on_the_lab_agents_chat_api_and_leaves_no_session(lab):
+    """The acceptance: verify.yml against the lab agent (POST /chat as 192.0.2.10, then DELETE /memory/192.0.2.10);
+    afterwards Redis holds no session of the test address."""
+    run_lab("scenario", "healthy")
+    store = redis.Redis(host=layout.HOST, port=layout.PORTS["redis"], decode_responses=True)
+    try:
+        out = run_playbook("playbooks/verify.yml", {"verify_window": "10s", "verify_interval": "5s"}, timeout=300)
+        assert out.returncode == 0, out.stdout[-4000:]
+        printed = " ".join(out.stdout.split())  # the yaml callback folds long lines
+        assert "verify passed" in printed
+        assert "POST /chat answered 200 with a response; the smoke session of 192.0.2.10 was removed" in printed
+        assert "GET /health healthy and GET /ready ready" in printed
+        assert not store.exists("bruno:session:192.0.2.10")
+    finally:
+        store.close()

@@ -1,6 +1,7 @@
 """remediate.yml end to end on every lab scenario, as the automation's least-privilege ServiceAccount: the
 diagnosis picks the runbook's fix, -e approve=true applies it, and the run ends with verify passing; check mode
-changes nothing. The change record tells what was done and how to undo it."""
+changes nothing. The change record tells what was done and how to undo it, and that the image was mutable. To keep
+it cheap, the memory-leak run also proves the cooldown (a second run right after it waits)."""
 
 import json
 
@@ -19,6 +20,8 @@ ACTIONS = {
     "large_contexts": ["session_cleanup", "session_archive", "restart"],
     "undersized_limit": ["set_memory_limit"],
 }
+# The changes that start pods from the pod template: image_policy applies to them.
+POD_CHANGES = {"restart", "set_env", "set_memory_limit"}
 # cleanup_sessions.yml is one step of two modules; the step changed something when one of them did.
 SESSION_STEP = {"session_cleanup", "session_archive"}
 # A short verification window, and a time budget for the session cleanup steps: archiving ~100k messages into the
@@ -56,6 +59,16 @@ def test_remediate_approved_ends_with_verify_passing(lab, tmp_path, scenario):
     assert all(c["undo"] for c in record["changes"])
     markdown = (tmp_path / "change-record.md").read_text()
     assert "verify passed" in markdown and spec.cause in markdown
+    # agent-bruno runs :latest pulled Always: every pod-template change says so (image_policy warn, the default)
+    for change in record["changes"]:
+        if change["action"] in POD_CHANGES:
+            assert change["images"]["action"] == "warned", change
+            assert "image warned: container agent-bruno runs" in change["note"]
+    if spec.cause == "memory_leak":
+        # Still in the cooldown of the change just made: a second run waits instead of stacking a change on it.
+        out, _record = remediate(tmp_path, approve=True, restart_not_within="0")
+        assert out.returncode != 0
+        assert "in its cooldown after a change by" in out.stdout
     if spec.cause == "undersized_limit":
         limit = deployment()["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"]
         assert limit == record["changes"][0]["after"]["memory_limit"] != "1Gi"
@@ -77,13 +90,4 @@ def test_remediate_without_approval_or_in_check_mode_changes_nothing(lab, tmp_pa
     assert after["spec"]["template"] == before["spec"]["template"]
     leases = kubectl("-n", NS, "get", "lease", "-l", "app.kubernetes.io/managed-by=bruno.ops", "-o", "name").stdout
     assert leases.strip() == ""  # the lock was only dry-run too
-
-
-def test_a_second_remediation_waits_for_the_cooldown(lab, tmp_path):
-    run_lab("scenario", "memory-leak")
-    out, _record = remediate(tmp_path, approve=True)
-    assert out.returncode == 0, out.stdout[-3000:]
-    out, _record = remediate(tmp_path, approve=True, restart_not_within="0")
-    assert out.returncode != 0
-    assert "in its cooldown after a change by" in out.stdout
-    run_lab("scenario", "healthy")  # clears the lock for whatever runs next
+    run_lab("scenario", "healthy")  # the lab as the next tests expect it

@@ -266,3 +266,67 @@ def test_memory_limits_guardrails_refuse_and_change_nothing(agent):
     after = rl.get()
     assert after["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
     assert memory_of(after) == "1Gi"
+
+
+# ---------------------------------------------------------------------------------------------- image_policy
+
+DIGEST = "sha256:" + "5e" * 32
+
+
+def with_mutable_image():
+    """it-agent as agent-bruno really runs: :latest pulled Always (a rollout of the new template)."""
+    path = "/spec/template/spec/containers/0/"
+    kubectl("-n", rl.NS, "patch", "deployment", rl.NAME, "--type=json", "-p", json.dumps([
+        {"op": "replace", "path": path + "image", "value": "ghcr.io/bruno/agent-bruno:latest"},
+        {"op": "add", "path": path + "imagePullPolicy", "value": "Always"}]))
+    rl.rollout_done()
+    return rl.get()
+
+
+def report_digest(digest):
+    """What a kubelet reports after pulling: each live pod's status.containerStatuses[].imageID (kwok sets none)."""
+    pods = json.loads(kubectl("-n", rl.NS, "get", "pods", "-l", "app=" + rl.NAME, "-o", "json").stdout)["items"]
+    for pod in pods:
+        if pod["metadata"].get("deletionTimestamp"):
+            continue
+        statuses = pod["status"]["containerStatuses"]
+        statuses[0]["imageID"] = "ghcr.io/bruno/agent-bruno@" + digest
+        kubectl("-n", rl.NS, "patch", "pod", pod["metadata"]["name"], "--subresource=status", "--type=merge", "-p",
+                json.dumps({"status": {"containerStatuses": statuses}}))
+
+
+def image_of(obj):
+    return obj["spec"]["template"]["spec"]["containers"][0]["image"]
+
+
+def test_mutable_image_warn_refuse_and_pin(agent):
+    before = with_mutable_image()
+    args = dict(rl.TARGET, env={"SESSION_TTL": "7200"}, wait_timeout=120)
+
+    # refuse, and pin with no digest known (kwok pods report no imageID): nothing changed, the option named
+    for policy, message in (("refuse", "with image_policy=refuse"), ("pin", "no running pod reports its image digest")):
+        rc, result, _raw = run_module(ENV, dict(args, image_policy=policy))
+        assert rc != 0 and result["error"]["kind"] == "guardrail" and message in result["msg"], result
+        assert "nothing was changed" in result["msg"]
+        assert result["error"]["change"]["images"]["action"] == "refused"  # what the change record lists
+    assert rl.get()["metadata"]["generation"] == before["metadata"]["generation"]
+
+    # pin, in check mode and with --diff: the running digest goes into the same patch as the env
+    report_digest(DIGEST)
+    rc, result, _raw = run_module(ENV, dict(args, image_policy="pin"), check=True)
+    assert rc == 0 and result["images"]["action"] == "pinned", result
+    assert result["after"]["images"] == {"agent": "ghcr.io/bruno/agent-bruno:latest@" + DIGEST}
+    assert rl.get()["metadata"]["generation"] == before["metadata"]["generation"]
+    rc, result, _raw = run_module(ENV, dict(args, image_policy="pin"), diff=True)
+    assert rc == 0, result
+    assert result["diff"]["before"]["images"] == {"agent": "ghcr.io/bruno/agent-bruno:latest"}
+    assert int(result["revision_after"]) == int(result["revision_before"]) + 1  # one rollout for both
+    server = rl.get()
+    assert image_of(server) == "ghcr.io/bruno/agent-bruno:latest@" + DIGEST and env_of(server)["SESSION_TTL"] == "7200"
+    change = result["change"]
+    assert change["images"]["action"] == "pinned" and "image pinned: agent ghcr.io/bruno/agent-bruno:latest ->" in \
+        change["note"]
+
+    # pinned now: nothing mutable is left, so the default (warn) says nothing
+    rc, result, raw = run_module(RESTART, dict(rl.TARGET, wait_timeout=120))
+    assert rc == 0 and result["images"]["action"] == "none" and "[WARNING]" not in raw

@@ -184,11 +184,91 @@ def test_verify_checks():
                "reason": "OOMKilled", "exitCode": 137, "finishedAt": "2026-11-29T03:05:00Z"}}}]}}
     assert verify_checks.oom_check([pod], [], "2026-11-29T03:00:00Z")["passed"] is False
     assert verify_checks.oom_check([pod], [], "2026-11-29T03:10:00Z")["passed"] is True
-    assert verify_checks.chat_check(200, {"reply": "ok"})["passed"] is True
-    assert verify_checks.chat_check(200, {"reply": " "})["passed"] is False
-    assert verify_checks.chat_check(503, None)["passed"] is False
-    overall = verify_checks.overall([verify_checks.chat_check(200, {"reply": "x"}), memory])
+    overall = verify_checks.overall([verify_checks.chat_check(200, ANSWER), memory])
     assert overall["passed"] is False and overall["failed_checks"] == ["memory"]
+
+
+# The real app's ChatResponse: {response, timestamp, model, sources}.
+ANSWER = {"response": "Hello! How can I help?", "timestamp": "2026-12-02T20:14:03.123456Z", "model": "llama3.2:3b",
+          "sources": ["Agent Bruno"]}
+GONE = {"address": "192.0.2.10", "seen_before_delete": 1, "deleted": True, "gone": True, "error": None,
+        "note": None}
+
+
+@pytest.mark.parametrize(("status", "body", "error", "cleanup", "problem"), [
+    (200, ANSWER, None, GONE, None),
+    (200, ANSWER, None, None, None),
+    (200, dict(ANSWER, response=" "), None, GONE, "without a response"),
+    (200, {"text": "ok"}, None, GONE, "without a response"),  # only the app's own field counts
+    # the app's own error answer when its LLM call failed: 200, its apology, no model
+    (200, {"response": "Sorry, I encountered an error processing your message.", "timestamp": "t", "model": None,
+           "sources": ["Error Handler"]}, None, GONE, "with no model"),
+    (200, dict(ANSWER, timestamp=None), None, GONE, "without a timestamp"),
+    (503, None, None, GONE, "answered HTTP 503"),
+    (None, None, "cannot POST /chat: unreachable", GONE, "unreachable"),
+    (200, ANSWER, None, dict(GONE, deleted=False, gone=None, error="DELETE /memory/192.0.2.10 failed (HTTP 500)"),
+     "DELETE /memory/192.0.2.10 failed"),
+])
+def test_chat_check_reads_the_real_apps_answer_and_its_cleanup(status, body, error, cleanup, problem):
+    check = verify_checks.chat_check(status, body, error, cleanup=cleanup, message="bruno.ops verify")
+    assert check["passed"] is (problem is None), check
+    if problem:
+        assert problem in check["summary"]
+    elif cleanup:
+        assert "the smoke session of 192.0.2.10 was removed" in check["summary"]
+
+
+def test_chat_evidence_carries_no_chat_text_unless_asked():
+    redacted = verify_checks.chat_check(200, ANSWER, message="my message")["evidence"]
+    assert redacted["response_chars"] == len(ANSWER["response"]) and redacted["message_chars"] == 10
+    assert "response" not in redacted and "message" not in redacted
+    assert ANSWER["response"] not in repr(redacted) and "my message" not in repr(redacted)
+    shown = verify_checks.chat_check(200, ANSWER, redact=False, message="my message")["evidence"]
+    assert shown["response"] == ANSWER["response"] and shown["message"] == "my message"
+
+
+@pytest.mark.parametrize(("address", "test", "masked"), [
+    ("192.0.2.10", True, "192.0.2.x"),
+    ("198.51.100.7", True, "198.51.100.x"),
+    ("203.0.113.250", True, "203.0.113.x"),
+    ("2001:db8::1", True, "2001:db8::x"),
+    ("10.1.2.3", False, "10.1.2.x"),
+    ("192.0.3.1", False, "192.0.3.x"),
+    ("2a00:1450::5", False, "2a00:1450::x"),
+    ("not-an-ip", False, "<9 characters>"),
+])
+def test_test_addresses_are_shown_other_addresses_masked(address, test, masked):
+    assert verify_checks.is_test_address(address) is test
+    assert verify_checks.mask_address(address) == masked
+    assert verify_checks.shown_address(address, True) == (address if test else masked)
+    assert verify_checks.shown_address(address, False) == address
+
+
+@pytest.mark.parametrize(("health", "ready", "problem"), [
+    ((200, {"status": "healthy"}, None), (200, {"status": "ready"}, None), None),
+    ((200, {"status": "healthy"}, None),
+     (200, {"status": "degraded", "health": {"redis": True, "mongodb": False, "overall": False}, "degraded": True},
+      None), "GET /ready says 'degraded', not 'ready' (down: mongodb)"),
+    ((503, None, "cannot GET /health: HTTP 503"), (200, {"status": "ready"}, None), "cannot GET /health"),
+    ((200, {"status": "healthy"}, None), (503, None, None), "GET /ready answered HTTP 503"),
+])
+def test_health_check_fails_on_degraded_with_the_store(health, ready, problem):
+    check = verify_checks.health_check(health, ready)
+    assert check["check"] == "health" and check["passed"] is (problem is None)
+    if problem:
+        assert problem in check["summary"]
+
+
+@pytest.mark.parametrize(("body", "turns"), [
+    ({"ip": "192.0.2.10", "recent_messages": 0, "total_conversations": 3, "has_history": True}, 0),
+    ({"ip": "192.0.2.10", "recent_messages": 2}, 2),
+    ([{"timestamp": "t", "message": "m", "response": "r", "context": {}}], 1),
+    ({"turns": []}, 0),
+    ({"detail": "boom"}, None),
+    (None, None),
+])
+def test_session_turns_from_get_memory(body, turns):
+    assert verify_checks.session_turns(body) == turns
 
 
 def test_desired_env_keeps_order_and_references():
@@ -217,7 +297,7 @@ def test_recent_restart_skips_only_within_the_window():
 
 # The `change` entry every change-making module returns (change/record.py): its undo is a command a person can run.
 TARGET = workload.Workload(None, "bruno", "agent-bruno")
-ENTRY_KEYS = {"action", "target", "changed", "before", "after", "undo", "note"}
+ENTRY_KEYS = {"action", "target", "changed", "before", "after", "undo", "note"}  # + images when the module says
 
 
 def test_set_env_change_entry_undoes_with_kubectl_set_env():
