@@ -11,7 +11,9 @@ version_added: 0.1.0
 description:
   - Writes C(diagnosis.json) (all facts and the verdict), C(diagnosis.md) (pasteable into a ticket) and
     C(diagnosis.html) (a chart of memory over time per pod with the limit line, then the full report) into
-    O(output_dir).
+    O(output_dir). The reports lead with the verdict's findings (for example that Redis holds the only copy of
+    the conversations, or that C(bruno_active_sessions) is stale) and what to do.
+  - Client IPs and chat text are redacted by default (O(redact)).
   - A file is rewritten only when its content differs; C(changed) says whether any was.
   - In check mode nothing is written; C(changed) says whether something would be.
 author:
@@ -62,9 +64,20 @@ options:
     type: str
     default: ""
   extra:
-    description: More gathered results to keep in the JSON report, by name.
+    description:
+      - More gathered results to keep in the JSON report, by name. C(redis_server), the C(server) of
+        M(bruno.ops.redis_session_info), is also shown in the Markdown and HTML reports (clients per address,
+        maxmemory and policy, KEYS in the SLOWLOG).
     type: dict
     default: {}
+  redact:
+    description:
+      - Mask client IPs (C(203.0.113.x); agent-bruno's session keys are C(bruno:session:<client-ip>)) and replace
+        chat text (C(message), C(response), C(content) fields and quoted ones in log lines) by its length in
+        every report written and in RV(markdown).
+      - Set V(false) only where the reports stay with people allowed to see who chatted and what.
+    type: bool
+    default: true
 attributes:
   check_mode:
     details: Nothing is written in check mode; RV(updated) names the reports that would be.
@@ -108,6 +121,7 @@ import os
 import tempfile
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
+from ansible_collections.bruno.ops.plugins.module_utils.facts import privacy
 from ansible_collections.bruno.ops.plugins.module_utils.render import report as report_render
 
 FILES = {"json": "diagnosis.json", "markdown": "diagnosis.md", "html": "diagnosis.html"}
@@ -123,6 +137,7 @@ ARGUMENT_SPEC = dict(
     target=dict(type="str", default=""),
     generated_at=dict(type="str", default=""),
     extra=dict(type="dict", default={}),
+    redact=dict(type="bool", default=True),
 )
 
 
@@ -161,6 +176,8 @@ def run(params, check_mode, module):
         raise errors.BrunoOpsError(
             "verdict must be the registered result of bruno.ops.memory_verdict (no 'verdict' key)", kind=errors.INVALID)
     document = build_document(params)
+    if params["redact"]:
+        document = privacy.redact(document)
     out_dir = params["output_dir"]
     files, updated = {}, []
     for fmt in params["formats"]:

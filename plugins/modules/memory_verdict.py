@@ -82,17 +82,41 @@ verdict:
       sample: 88.4
     causes:
       description:
-        - Every cause with C(confidence), C(score), C(evidence), C(missing_sources), C(fix_id) and C(fix), best
-          first.
-        - C(fix_id) names the cause's entry in the fix catalogue; C(fix) is that entry, the cause's summary and
-          the playbooks with their extra vars.
+        - Every cause with C(confidence), C(score), C(coverage), C(evidence), C(missing_sources),
+          C(missing_facts), C(fix_id) and C(fix), best first.
+        - C(fix_id) names the cause's entry in the fix catalogue; C(fix) is that entry, the cause's summary, the
+          playbooks with their extra vars and, when there is any, C(advice) (a list of sentences), adapted to the
+          findings and to the container's env (a step that changes a setting the container does not have is left
+          out, and the advice says so).
       type: list
       elements: dict
       returned: always
       sample: [{"cause": "too_many_sessions", "confidence": 0.92, "score": 0.92,
                 "evidence": {"sessions": 300000, "sessions_without_ttl_pct": 40.0, "session_correlation": 0.95},
-                "missing_sources": [], "fix_id": "too_many_sessions", "fix": {"summary": "Expire idle sessions now",
+                "coverage": 1.0, "missing_sources": [], "missing_facts": {}, "fix_id": "too_many_sessions",
+                "fix": {"summary": "Expire idle sessions now",
                 "playbooks": [{"playbook": "playbooks/cleanup_sessions.yml", "extra_vars": {}}]}}]
+    missing_facts:
+      description:
+        - Every fact that is null, with why (its source did not answer, or it did not report the figure, such as
+          C(pool gauges not exported)). Each cause lists its own in C(causes[].missing_facts); a null fact lowers
+          the cause's C(coverage) exactly like a source that did not answer.
+      type: dict
+      returned: always
+      sample: {"pool_in_use_pct": "pool gauges not exported"}
+    findings:
+      description:
+        - States worth saying whatever the cause, most severe first, each with C(id), C(severity), C(title),
+          C(detail) and C(evidence). C(app_not_persisting) (Redis holds the only copy of the conversations) makes
+          the session fixes copy before they trim or expire; C(active_sessions_stale) says the app's gauge
+          disagrees with the census; also C(redis_keys_in_slowlog), C(redis_memory_policy), C(ready_degraded)
+          and C(http_errors). The rules are in C(docs/diagnosis.md).
+      type: list
+      elements: dict
+      returned: always
+      sample: [{"id": "active_sessions_stale", "severity": "warning", "title": "bruno_active_sessions is stale",
+                "detail": "The app's gauge says 0 sessions, the Redis census counts 2000 ...",
+                "evidence": {"active_sessions_gauge": 0, "sessions": 2000}}]
     unavailable_sources:
       description: Sources that did not answer, with the reason.
       type: dict
@@ -117,23 +141,26 @@ sources:
 
 from ansible_collections.bruno.ops.plugins.module_utils import module_run
 from ansible_collections.bruno.ops.plugins.module_utils.change import fixes
-from ansible_collections.bruno.ops.plugins.module_utils.decide import causes, verdict
+from ansible_collections.bruno.ops.plugins.module_utils.decide import causes, findings, verdict
 from ansible_collections.bruno.ops.plugins.module_utils.facts import diagnosis_facts
 
 ARGUMENT_SPEC = dict(results=dict(type="dict", required=True), thresholds=dict(type="dict", default={}))
 
 
-def with_fixes(decided):
-    """The verdict with each cause's fix joined in from the fix catalogue (decide/ names only the fix id)."""
+def with_fixes(decided, container_env=None):
+    """The verdict with each cause's fix joined in from the fix catalogue (decide/ names only the fix id), adapted
+    to the findings (e.g. Redis holding the only copy of the conversations) and to the container's env."""
+    conditions = findings.conditions(decided.get("findings") or [])
     for cause in decided["causes"]:
-        cause["fix"] = fixes.fix(cause["fix_id"], causes.BY_NAME[cause["cause"]].summary)
+        cause["fix"] = fixes.fix(cause["fix_id"], causes.BY_NAME[cause["cause"]].summary, conditions, container_env)
     return decided
 
 
 def run(params, check_mode=False):
     facts, sources = diagnosis_facts.extract(params["results"])
     decided = verdict.decide(facts, sources, params["thresholds"])
-    return dict(changed=False, verdict=with_fixes(decided), facts=facts, sources=sources)
+    return dict(changed=False, verdict=with_fixes(decided, facts.get("container_env")), facts=facts,
+                sources=sources)
 
 
 def main():

@@ -36,6 +36,12 @@ options:
     type: list
     elements: str
     default: []
+  ready_path:
+    description:
+      - Also GET this readiness path under O(endpoint.url), such as agent-bruno's C(/ready), which answers 200
+        with status C(ready), or status C(degraded) when a store is down, and return it as RV(ready).
+      - Unset reads nothing more. A readiness answer that fails is reported in RV(ready), never fails the task.
+    type: str
   max_samples:
     description:
       - Most samples returned. Families past the cap are still listed with the samples that fit, and
@@ -49,15 +55,26 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: The agent's own view of sessions, pools and memory
+- name: agent-bruno's requests, memory operations and sessions gauge, and its /ready
   bruno.ops.metrics_scrape:
     endpoint:
       url: http://agent-bruno-service.bruno:8080
     metrics:
+      - bruno_requests_total
+      - bruno_request_duration_seconds
+      - bruno_memory_operations_total
       - bruno_active_sessions
+      - process_resident_memory_bytes
+    ready_path: /ready
+  register: agent_metrics
+
+- name: An app that exports pool gauges
+  bruno.ops.metrics_scrape:
+    endpoint:
+      url: http://other-app:8080
+    metrics:
       - bruno_redis_pool_connections
       - bruno_redis_pool_in_use
-      - process_resident_memory_bytes
   register: agent_metrics
 
 - name: Share of the Redis pool checked out
@@ -128,6 +145,15 @@ truncated:
   returned: always
   type: bool
   sample: false
+ready:
+  description:
+    - The answer to O(ready_path), null without it. C(status) and C(degraded) are the JSON body's (null when the
+      body has none), C(health) its C(health) object (agent-bruno's has C(redis), C(mongodb) and C(overall)),
+      C(error) why it could not be read.
+  returned: always
+  type: dict
+  sample: {"path": "/ready", "status_code": 200, "status": "degraded", "degraded": true,
+           "health": {"redis": true, "mongodb": false, "overall": false}, "error": null}
 notes:
   description: What was left out or changed and why.
   returned: always
@@ -135,6 +161,8 @@ notes:
   elements: str
   sample: ["1 non-finite value (NaN or Inf) returned as null"]
 """
+
+import json
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import (
@@ -148,8 +176,33 @@ ARGUMENT_SPEC = dict(
     endpoint=http_option(required=True),
     path=dict(type="str", default="/metrics"),
     metrics=dict(type="list", elements="str", default=[]),
+    ready_path=dict(type="str"),
     max_samples=dict(type="int", default=10000),
 )
+
+
+def read_ready(client, path):
+    """GET the readiness path: its status code and JSON status, or the error; never raises for the app's answer."""
+    path = "/" + path.lstrip("/")
+    ready = {"path": path, "status_code": None, "status": None, "degraded": None, "health": None, "error": None}
+    try:
+        status, _headers, payload, _elapsed = client.request(path, headers={"Accept": "application/json"},
+                                                             action="read %s" % path)
+    except errors.BrunoOpsError as exc:
+        ready.update(status_code=exc.details.get("status"), error=exc.message)
+        if exc.details.get("status") == 503:
+            ready.update(status="not ready", degraded=True)
+        return ready
+    ready["status_code"] = status
+    try:
+        body = json.loads(payload.decode("utf-8", "replace"))
+    except ValueError:
+        ready["error"] = "the answer is not JSON"
+        return ready
+    if isinstance(body, dict):
+        ready.update(status=body.get("status"), health=body.get("health"),
+                     degraded=body.get("degraded", None if body.get("status") is None else body["status"] != "ready"))
+    return ready
 
 
 def run(params, check_mode=False):
@@ -172,8 +225,10 @@ def run(params, check_mode=False):
         notes.append("%d non-finite value(s) (NaN or Inf) returned as null" % parsed["non_finite"])
     if parsed["missing"]:
         notes.append("not exposed: %s" % ", ".join(parsed["missing"]))
+    ready = read_ready(client, params["ready_path"]) if params["ready_path"] else None
     return dict(
         changed=False,
+        ready=ready,
         url=describe_address(client.base_url + path),
         content_type=content_type,
         latency_ms=elapsed,

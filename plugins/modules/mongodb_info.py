@@ -42,7 +42,7 @@ EXAMPLES = r"""
   bruno.ops.mongodb_info:
     mongodb:
       uri: "{{ vault_mongodb_uri }}"
-      database: bruno
+      database: agent_bruno
     collection: conversations
   register: mongo
 
@@ -78,9 +78,14 @@ collection:
   description:
     - The counted collection, whether it exists, and its documents (0 when it does not exist, null when the
       count could not be run). Null when O(collection) is empty.
+    - C(latest_timestamp) is the C(timestamp) of its newest document (by the C(timestamp) index agent-bruno
+      creates; a BSON date or an ISO string) and C(latest_age_seconds) how old it is; both null without
+      documents. A collection that stopped growing while Redis sessions are in use is how the diagnosis tells
+      that the app no longer persists its conversations.
   returned: always
   type: dict
-  sample: {"name": "conversations", "exists": true, "documents": 15000}
+  sample: {"name": "conversations", "exists": true, "documents": 15000,
+           "latest_timestamp": "2026-12-02T20:14:03.123456", "latest_age_seconds": 42.5}
 not_reported:
   description: Dotted names of the figures that are null because the server did not report them or refused.
   returned: always
@@ -94,6 +99,8 @@ notes:
   elements: str
   sample: []
 """
+
+import time
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.clients.mongo_client import MongoClient, mongodb_option
@@ -131,13 +138,19 @@ def run(params, check_mode=False):
         stats = _optional("dbStats", lambda: client.command("dbStats", database=database), not_reported, notes)
         collection = None
         if params["collection"]:
-            collection = {"name": params["collection"], "exists": None, "documents": None}
+            collection = {"name": params["collection"], "exists": None, "documents": None,
+                          "latest_timestamp": None, "latest_age_seconds": None}
             names = _optional("listCollections", lambda: _list_collection(client, database, params["collection"]),
                               not_reported, notes)
             if names is not None:
                 collection["exists"] = params["collection"] in names
                 collection["documents"] = _optional(
                     "count", lambda: _count(client, database, params["collection"]), not_reported, notes)
+            if collection["exists"] and collection["documents"]:
+                newest = _optional("newest document", lambda: _newest(client, database, params["collection"]),
+                                   not_reported, notes)
+                collection["latest_timestamp"], collection["latest_age_seconds"] = mongo_facts.latest(
+                    newest, time.time())
     finally:
         client.close()
     return dict(
@@ -159,6 +172,13 @@ def _list_collection(client, database, name):
 def _count(client, database, name):
     with client.translate("count the documents of %s.%s" % (database, name)):
         return int(client.raw[database][name].estimated_document_count())
+
+
+def _newest(client, database, name):
+    """The timestamp fields of the newest document, by the timestamp index (no document bodies are read)."""
+    with client.translate("read the newest document of %s.%s" % (database, name)):
+        return client.raw[database][name].find_one({}, {"_id": 0, "timestamp": 1, "created_at": 1},
+                                                   sort=[("timestamp", -1)])
 
 
 def main():

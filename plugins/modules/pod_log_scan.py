@@ -31,8 +31,23 @@ options:
     type: list
     elements: str
     default: [memory, leak, cache, OOM, MemoryError]
+  groups:
+    description:
+      - Named groups of regular expressions; the lines matching any pattern of a group are counted per group in
+        RV(summary) (C(groups)) and in each log's C(groups). The verdict reads C(memory), C(pool) (redis-py / pymongo
+        pool and connection errors), C(timeout) (asyncio, socket and server-selection timeouts) and
+        C(persistence) (failed MongoDB writes of the conversation).
+      - The default holds those four groups, written for agent-bruno's stack (FastAPI, redis-py asyncio, motor /
+        pymongo); C(plugins/module_utils/facts/log_scan.py) lists the patterns. V({}) counts no group.
+    type: dict
+  redact:
+    description:
+      - Mask client IPs (C(203.0.113.x)) and replace quoted chat text (C(message), C(response)) by its length in
+        the sample lines returned. Log lines of agent-bruno name its users' IPs.
+    type: bool
+    default: true
   ignore_case:
-    description: Match O(patterns) case-insensitively.
+    description: Match O(patterns) and O(groups) case-insensitively.
     type: bool
     default: true
   since:
@@ -76,11 +91,12 @@ logs:
       lines: 210
       matched_lines: 12
       matches: {"memory": 9, "leak": 0, "cache": 3, "OOM": 1, "MemoryError": 1}
-      samples: ["WARNING memory usage high: 980 MiB"]
+      groups: {"memory": 12, "pool": 3, "timeout": 1, "persistence": 0}
+      samples: ["WARNING memory usage high: 980 MiB", "WARNING - Redis operation failed: Too many connections"]
       truncated: false
       error: null
 summary:
-  description: Totals over all logs read.
+  description: Totals over all logs read; C(groups) counts the lines matched per group of O(groups).
   returned: always
   type: dict
   sample:
@@ -88,6 +104,7 @@ summary:
     logs_read: 3
     logs_failed: 0
     matches: {"memory": 9, "leak": 0, "cache": 3, "OOM": 1, "MemoryError": 1}
+    groups: {"memory": 12, "pool": 3, "timeout": 1, "persistence": 0}
     streams_with_matches: 1
     pods_with_matches: ["agent-bruno-7d9f8b6c5-x2x9q"]
 """
@@ -95,7 +112,7 @@ summary:
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import K8sClient, kubernetes_option
 from ansible_collections.bruno.ops.plugins.module_utils.durations import parse_duration
-from ansible_collections.bruno.ops.plugins.module_utils.facts import log_scan
+from ansible_collections.bruno.ops.plugins.module_utils.facts import log_scan, privacy
 from ansible_collections.bruno.ops.plugins.module_utils.facts.pod_selection import list_pods, pod_selection_options
 
 ARGUMENT_SPEC = dict(
@@ -103,6 +120,8 @@ ARGUMENT_SPEC = dict(
     **pod_selection_options(label_selector=True),
     container=dict(type="str"),
     patterns=dict(type="list", elements="str", default=list(log_scan.DEFAULT_PATTERNS)),
+    groups=dict(type="dict"),
+    redact=dict(type="bool", default=True),
     ignore_case=dict(type="bool", default=True),
     since=dict(type="str", default="1h"),
     max_bytes=dict(type="int", default=1048576),
@@ -128,6 +147,8 @@ def run(params, check_mode=False):
     try:
         since = int(parse_duration(params["since"], "since"))
         compiled = log_scan.compile_patterns(params["patterns"], params["ignore_case"])
+        groups = log_scan.compile_groups(
+            log_scan.DEFAULT_GROUPS if params["groups"] is None else params["groups"], params["ignore_case"])
     except ValueError as exc:
         raise errors.BrunoOpsError(str(exc), kind=errors.INVALID) from None
     if params["max_bytes"] < 1 or params["samples"] < 0:
@@ -139,7 +160,8 @@ def run(params, check_mode=False):
         pods = list_pods(client, namespace, params["label_selector"])
         for pod, container, previous in _streams(pods, params["container"], params["previous"]):
             entry = {"pod": pod, "container": container, "previous": previous, "bytes": 0, "lines": 0,
-                     "matched_lines": 0, "matches": dict.fromkeys(compiled, 0), "samples": [], "truncated": False,
+                     "matched_lines": 0, "matches": dict.fromkeys(compiled, 0), "groups": dict.fromkeys(groups, 0),
+                     "samples": [], "truncated": False,
                      "error": None}
             try:
                 text = client.call("read the %slog of %s/%s" % ("previous " if previous else "", namespace, pod),
@@ -153,7 +175,8 @@ def run(params, check_mode=False):
                 results.append(entry)
                 continue
             text = text or ""
-            entry.update(log_scan.scan_text(text, compiled, params["samples"]))
+            entry.update(log_scan.scan_text(text, compiled, params["samples"], groups=groups,
+                                            redact=privacy.redact_text if params["redact"] else None))
             entry["bytes"] = len(text.encode("utf-8", "replace"))
             entry["truncated"] = entry["bytes"] >= params["max_bytes"]
             results.append(entry)

@@ -134,6 +134,10 @@ pods:
                        "finished_at": "2026-11-29T05:40:00Z"}
           oom_killed: true
           oom_killed_at: ["2026-11-29T05:40:00Z"]
+          image: ghcr.io/brunovlucena/agent-bruno:latest
+          image_pull_policy: Always
+          env_names: [LOG_LEVEL, MONGODB_DB, MONGODB_URL, OLLAMA_MODEL, OLLAMA_URL, PORT, REDIS_URL, SESSION_TTL]
+          env_from: []
     events:
       description: Memory-related events of the pod within the window, newest first.
       type: list

@@ -13,11 +13,14 @@ description:
     application process's RSS, VMS, shared and peak memory, the container cgroup's usage and limit, and the
     node's memory as the container sees it.
   - The runbook's one-liner measured the probe's own interpreter. This probe measures the process whose command
-    line contains O(process_match), or PID 1.
+    line contains O(process_match), or PID 1 when none does (said in C(errors)). The default C(uvicorn) matches
+    agent-bruno's container, which runs C(python -m uvicorn src.main:app).
   - Uses psutil when the image has it and falls back to reading C(/proc). When the image has no C(python3) at all it
     falls back to a shell reading C(/proc/1/status) and the cgroup files.
-  - With O(debug_url) it also reads the application's own memory endpoint from inside the pod (garbage collector
-    counts live only in the application process).
+  - With O(debug_url) it also reads one URL of the application from inside the pod, a JSON memory endpoint or
+    its Prometheus C(/metrics) page, of which it keeps the C(process_*) and C(python_gc_*) samples (garbage
+    collector counts live only in the application process). agent-bruno has no memory endpoint; its
+    C(http://127.0.0.1:8080/metrics) serves these samples.
   - Safe in check mode. The probe only reads files and, optionally, does one local HTTP GET.
 author:
   - bruno.ops contributors (@bruno-ops)
@@ -32,11 +35,15 @@ options:
     description: Container to exec in; the pod's first container when unset.
     type: str
   process_match:
-    description: Measure the first process whose command line contains this text; PID 1 when unset.
+    description:
+      - Measure the first process whose command line contains this text; PID 1 when none does.
+      - The default matches agent-bruno's C(python -m uvicorn src.main:app). An empty string measures PID 1.
     type: str
+    default: uvicorn
   debug_url:
-    description: A URL the probe GETs from inside the pod for the application's own memory facts, for example
-      C(http://127.0.0.1:8080/debug/memory).
+    description:
+      - A URL the probe GETs from inside the pod for the application's own memory facts, either JSON or a
+        Prometheus text page such as agent-bruno's C(http://127.0.0.1:8080/metrics). Unset reads none.
     type: str
   max_pods:
     description: Probe at most this many pods (in name order).
@@ -51,13 +58,13 @@ notes:
 """
 
 EXAMPLES = r"""
-- name: Memory of the agent process in each pod, plus its gc counts from its debug endpoint
+- name: Memory of the agent process in each pod, plus its process and gc figures from its /metrics
   bruno.ops.pod_memory_probe:
     kubernetes: {}
     namespace: bruno
     label_selector: app=agent-bruno
-    process_match: agent_bruno
-    debug_url: http://127.0.0.1:8080/debug/memory
+    process_match: uvicorn
+    debug_url: http://127.0.0.1:8080/metrics
   register: probe
 """
 
@@ -73,12 +80,13 @@ probes:
       rc: 0
       source: proc
       pid: 7
-      cmdline: python3 -m agent_bruno
+      cmdline: python -m uvicorn src.main:app --host 0.0.0.0 --port 8080
       process: {"rss_bytes": 734003200, "vms_bytes": 1288490188, "shared_bytes": 8388608,
                 "peak_rss_bytes": 901775360, "threads": 12}
       cgroup: {"version": 2, "usage_bytes": 780000000, "limit_bytes": 1073741824}
       system: {"total_bytes": 8589934592, "available_bytes": 4294967296}
-      app: {"gc_counts": [120, 4, 1]}
+      app: {"metrics": {"process_resident_memory_bytes": 734003200.0,
+                        "python_gc_objects_collected_total": 5120.0}}
       errors: []
       error: null
 summary:
@@ -97,7 +105,7 @@ ARGUMENT_SPEC = dict(
     kubernetes=kubernetes_option(),
     **pod_selection_options(label_selector=True),
     container=dict(type="str"),
-    process_match=dict(type="str"),
+    process_match=dict(type="str", default=memory_probe.DEFAULT_PROCESS_MATCH),
     debug_url=dict(type="str"),
     max_pods=dict(type="int", default=10),
     timeout=dict(type="int", default=20),
@@ -107,7 +115,7 @@ ARGUMENT_SPEC = dict(
 def probe_pod(client, namespace, pod, container, params):
     """One pod: the Python probe, else the shell fallback; never raises for a pod-level failure."""
     entry = {"pod": pod, "container": container, "rc": None, "error": None}
-    command = memory_probe.python_command(params["process_match"], params["debug_url"], params["timeout"])
+    command = memory_probe.python_command(params["process_match"] or None, params["debug_url"], params["timeout"])
     rc, stdout, stderr = client.exec_in_pod(namespace, pod, container, command, params["timeout"])
     document = memory_probe.parse_python_output(stdout)
     if document is None:

@@ -166,10 +166,14 @@ backends:
       returned: always
       sample: ["patch deployments.apps (remediate)"]
     details:
-      description: Backend specific facts, such as the Redis mode and client count or the FerretDB version.
+      description:
+        - Backend specific facts, such as the Redis mode and client count or the FerretDB version.
+        - For Redis, C(diagnosis_reads) says whether C(CLIENT LIST) and C(SLOWLOG) may be run (true, or why
+          not). Without them the diagnosis has no connections per client address and no KEYS entries.
       type: dict
       returned: always
-      sample: {"mode": "standalone", "connected_clients": 3}
+      sample: {"mode": "standalone", "connected_clients": 3,
+               "diagnosis_reads": {"client_list": true, "slowlog": true}}
 """
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run

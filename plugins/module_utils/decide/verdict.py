@@ -2,18 +2,23 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Rank the runbook's causes of high memory from gathered facts. Pure: no I/O, no clock.
 
-Input is a flat dict of numbers (diagnosis_facts.FACTS); any may be None when its source was unavailable.
-The causes are the registry's (decide/causes/): each scores its evidence in [0, 1], less what the causes that
-explain it account for; confidence is that score times the share of the cause's sources that answered, so a
-missing source lowers confidence instead of being guessed at. This engine knows no cause by name. The rules
-and thresholds are written down in docs/diagnosis.md (a unit test keeps the two in step).
+Input is a flat dict of numbers (diagnosis_facts.FACTS); any may be None when its source was unavailable or did
+not report it. The causes are the registry's (decide/causes/): each scores its evidence in [0, 1], less what the
+causes that explain it account for; confidence is that score times the cause's coverage: the share of its
+sources that answered and of its facts that are known, so a missing source or an unreported fact lowers
+confidence instead of being guessed at. This engine knows no cause by name. The rules and thresholds are written
+down in docs/diagnosis.md (a unit test keeps the two in step). The findings (decide/findings.py) are said
+alongside the causes.
 """
 
 from __future__ import annotations
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
 from ansible_collections.bruno.ops.plugins.module_utils.decide import causes as registry
+from ansible_collections.bruno.ops.plugins.module_utils.decide import findings as findings_rules
 from ansible_collections.bruno.ops.plugins.module_utils.decide.causes._scoring import best
+from ansible_collections.bruno.ops.plugins.module_utils.facts.diagnosis_facts import FACTS as FACT_SOURCES
+from ansible_collections.bruno.ops.plugins.module_utils.facts.diagnosis_facts import missing_reasons
 
 # The engine's own thresholds (the headline's): {name: (default, minimum, maximum, why)}.
 THRESHOLDS = {
@@ -89,32 +94,55 @@ def score_causes(facts, t, causes=registry.REGISTRY):
     return scores
 
 
-def rank(facts, sources, t, causes=registry.REGISTRY):
-    """The causes, best first: confidence, score, evidence, the sources missing and the id of the fix."""
+def coverage(cause, facts, sources):
+    """The share of the cause's sources that answered and of its facts that are known (from a source that did).
+
+    A fact that is null, or whose source did not answer, counts exactly like a source that did not answer."""
     available = {name: state is True for name, state in sources.items()}
+    known_sources = sum(1 for s in cause.needs if available.get(s))
+    known_facts = sum(1 for name in cause.facts
+                      if facts.get(name) is not None and available.get(FACT_SOURCES.get(name), True))
+    return (known_sources + known_facts) / float(len(cause.needs) + len(cause.facts))
+
+
+def rank(facts, sources, t, causes=registry.REGISTRY, reasons=None):
+    """The causes, best first: confidence, score, evidence, the sources and facts missing and the id of the fix."""
+    available = {name: state is True for name, state in sources.items()}
+    reasons = missing_reasons(facts, sources) if reasons is None else reasons
     order = {cause.name: i for i, cause in enumerate(causes)}
     ranked = []
     scores = score_causes(facts, t, causes)
     for cause in causes:
         score, evidence = scores[cause.name]
-        coverage = sum(1 for s in cause.needs if available.get(s)) / float(len(cause.needs))
-        confidence = round((score or 0.0) * (0.5 + 0.5 * coverage), 2)
+        share = coverage(cause, facts, sources)
+        confidence = round((score or 0.0) * (0.5 + 0.5 * share), 2)
+        missing_facts = {}
+        for name in cause.facts:
+            source = FACT_SOURCES.get(name)
+            if source is not None and not available.get(source, True):
+                missing_facts[name] = "%s unavailable" % source
+            elif facts.get(name) is None:
+                missing_facts[name] = reasons.get(name, "not reported")
         ranked.append({"cause": cause.name, "confidence": confidence,
-                       "score": None if score is None else round(score, 2), "evidence": evidence,
-                       "missing_sources": [s for s in cause.needs if not available.get(s)], "fix_id": cause.fix})
+                       "score": None if score is None else round(score, 2), "coverage": round(share, 2),
+                       "evidence": evidence,
+                       "missing_sources": [s for s in cause.needs if not available.get(s)],
+                       "missing_facts": missing_facts, "fix_id": cause.fix})
     ranked.sort(key=lambda c: (-c["confidence"], order[c["cause"]]))
     return ranked
 
 
 def decide(facts, sources, thresholds=None, causes=registry.REGISTRY):
-    """The verdict: ranked causes with confidence, evidence and fix id; the headline; what was missing.
+    """The verdict: ranked causes with confidence, evidence and fix id; the headline; what was missing; the
+    findings (states worth saying whatever the cause, such as "Redis holds the only copy of the conversations").
 
     `sources` maps a source name to True (answered) or a string (why it did not). `thresholds` overrides the
     defaults (checked: see resolve_thresholds). The fix itself (playbooks, variables) is the remediation side's:
     change/fixes.py, joined by the memory_verdict module."""
     t = resolve_thresholds(thresholds, causes)
     unavailable = sorted(name for name, state in sources.items() if state is not True)
-    ranked = rank(facts, sources, t, causes)
+    reasons = missing_reasons(facts, sources)
+    ranked = rank(facts, sources, t, causes, reasons)
     summaries = {cause.name: cause.summary for cause in causes}
 
     usage = best(facts.get("usage_max_pct"), facts.get("p95_pct"))
@@ -140,6 +168,8 @@ def decide(facts, sources, thresholds=None, causes=registry.REGISTRY):
         "usage_pct_of_limit": usage,
         "causes": ranked,
         "unavailable_sources": {name: sources[name] for name in unavailable},
+        "missing_facts": reasons,
+        "findings": findings_rules.findings(facts),
         "thresholds": t,
     }
 

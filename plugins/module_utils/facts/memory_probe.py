@@ -4,12 +4,18 @@
 
 The runbook's probe measured the probe's own Python process; this one measures the application's: the
 process whose command line contains `match` (PID 1 when no match is given), plus the container's cgroup.
-It only reads /proc, /sys/fs/cgroup and, when given, a local debug URL of the application.
+It only reads /proc, /sys/fs/cgroup and, when given, one local URL of the application: a JSON memory endpoint, or
+its Prometheus /metrics page (agent-bruno has no memory endpoint; its /metrics has prometheus_client's
+process_* and python_gc_* samples, which the probe keeps).
 """
+
 
 from __future__ import annotations
 
 import json
+
+# agent-bruno's container runs `python -m uvicorn src.main:app --host 0.0.0.0 --port 8080` (its Dockerfile).
+DEFAULT_PROCESS_MATCH = "uvicorn"
 
 # Runs inside the container with whatever python3 the image has; psutil is used when present.
 PROBE_SCRIPT = r"""
@@ -95,8 +101,23 @@ if args.get("debug_url"):
         response = conn.getresponse()
         if response.status != 200:
             raise ValueError("HTTP %s" % response.status)
-        out["app"] = json.loads(response.read(65536).decode("utf-8"))
+        body = response.read(1048576).decode("utf-8", "replace")
         conn.close()
+        try:
+            out["app"] = json.loads(body)
+        except ValueError:
+            # a Prometheus /metrics page: keep the process and Python runtime samples
+            metrics = {}
+            for line in body.splitlines():
+                name, _, value = line.partition(" ")
+                if name.startswith(("process_", "python_gc_", "python_info")) and not name.startswith("#"):
+                    try:
+                        metrics[name] = float(value.split()[0])
+                    except (ValueError, IndexError):
+                        pass
+            if not metrics:
+                raise ValueError("the answer is neither JSON nor Prometheus text with process_* samples")
+            out["app"] = {"metrics": metrics}
     except Exception as exc:
         out["errors"].append("debug_url: %s" % exc)
 print("BRUNO-PROBE " + json.dumps(out))

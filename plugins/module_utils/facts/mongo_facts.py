@@ -69,3 +69,38 @@ def db_stats(database, stats, not_reported):
         if result[name] is None:
             not_reported.append("dbStats.%s" % field)
     return result
+
+
+def timestamp_seconds(value):
+    """Unix seconds of a document's timestamp: a BSON datetime (naive UTC, as pymongo returns it) or an ISO 8601
+    string (agent-bruno's datetime.utcnow().isoformat(), naive UTC; a trailing Z or offset is honoured). None when
+    it is neither."""
+    import datetime  # noqa: PLC0415 - only this helper needs it
+
+    if isinstance(value, datetime.datetime):
+        moment = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        try:
+            moment = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            return None
+    else:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return moment.timestamp()
+
+
+def latest(document, now):
+    """(latest_timestamp as ISO text, its age in seconds at `now`) of the newest document; (None, None) without."""
+    if not document:
+        return None, None
+    value = document.get("timestamp", document.get("created_at"))
+    seconds = timestamp_seconds(value)
+    if seconds is None:
+        return None, None
+    text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return text, round(max(0.0, now - seconds), 1)

@@ -118,7 +118,19 @@ def container_facts(spec, status, usage_bytes):
         "last_state": last,
         "oom_killed": bool(oom_times),
         "oom_killed_at": [t for t in oom_times if t],
+        "image": spec.get("image"),
+        "image_pull_policy": spec.get("imagePullPolicy"),
+        # names only: values may be secrets (a REDIS_URL with its password)
+        "env_names": sorted({item.get("name") for item in spec.get("env") or [] if item.get("name")}),
+        "env_from": [_env_source(item) for item in spec.get("envFrom") or []],
     }
+
+
+def _env_source(item):
+    for kind, key in (("configMap", "configMapRef"), ("secret", "secretRef")):
+        if item.get(key):
+            return "%s/%s" % (kind, item[key].get("name"))
+    return "unknown"
 
 
 def pod_facts(pod, usage, events, container=None):

@@ -79,9 +79,30 @@ def check_redis(params):
         server = client.info("server")
         row["version"] = server.get("redis_version")
         row["details"] = {"mode": server.get("redis_mode"),
-                          "connected_clients": client.info("clients").get("connected_clients")}
+                          "connected_clients": client.info("clients").get("connected_clients"),
+                          "diagnosis_reads": diagnosis_reads(client)}
 
     return probe("redis", lambda: RedisClient(params), fill)
+
+
+# What the diagnosis reads besides INFO and the keys: connections per client address, and KEYS in the slow log.
+REDIS_DIAGNOSIS_READS = (("client_list", "CLIENT LIST", lambda raw: raw.client_list()),
+                         ("slowlog", "SLOWLOG LEN", lambda raw: raw.slowlog_len()))
+
+
+def diagnosis_reads(client):
+    """{read: True, or why Redis refused it}: without them the diagnosis's pool and KEYS facts are null."""
+    allowed = {}
+    for name, command, call in REDIS_DIAGNOSIS_READS:
+        try:
+            with client.translate("run %s" % command):
+                call(client.raw)
+            allowed[name] = True
+        except errors.BrunoOpsError as exc:
+            if exc.kind == errors.UNREACHABLE:
+                raise
+            allowed[name] = exc.message
+    return allowed
 
 
 def check_mongodb(params):

@@ -23,6 +23,68 @@ def _fmt_value(value):
     return "n/a" if value is None else str(value)
 
 
+def _missing(cause):
+    parts = list(cause.get("missing_sources") or [])
+    source_gone = ["%s unavailable" % name for name in parts]
+    for reason in (cause.get("missing_facts") or {}).values():
+        if reason not in parts and reason not in source_gone:
+            parts.append(reason)
+    return parts
+
+
+def _cell(text):
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def _findings(verdict):
+    found = verdict.get("findings") or []
+    if not found:
+        return []
+    lines = ["", "## Findings", ""]
+    for finding in found:
+        lines.append("- **%s** (%s): %s" % (finding["title"], finding["severity"], finding["detail"]))
+    return lines
+
+
+def _what_to_do(verdict):
+    causes = verdict.get("causes") or []
+    if verdict["primary"] in ("none", "unknown") or not causes:
+        return []
+    fix = causes[0]["fix"]
+    lines = ["", "## What to do", "", fix["summary"], ""]
+    for step in fix["playbooks"]:
+        extra = " ".join("%s=%s" % (k, json.dumps(v, sort_keys=True)) for k, v in sorted(
+            (step.get("extra_vars") or {}).items()))
+        lines.append("1. `%s`%s" % (step["playbook"], " with %s" % extra if extra else ""))
+    for advice in fix.get("advice") or []:
+        lines.append("- %s" % advice)
+    return lines
+
+
+def _redis(doc):
+    facts = doc.get("facts") or {}
+    server = (doc.get("extra") or {}).get("redis_server") or {}
+    if facts.get("sessions") is None and not server:
+        return []
+    lines = ["", "## Redis", "",
+             "- **Sessions (census):** %s; the app's `bruno_active_sessions` says %s" % (
+                 _fmt_value(facts.get("sessions")), _fmt_value(facts.get("active_sessions_gauge"))),
+             "- **Clients:** %s connected of maxclients %s, from %s address(es); the busiest holds %s" % (
+                 _fmt_value(facts.get("redis_clients")), _fmt_value(facts.get("redis_maxclients")),
+                 _fmt_value(facts.get("redis_client_addrs")), _fmt_value(facts.get("redis_clients_top_addr"))),
+             "- **maxmemory:** %s (policy %s)" % (
+                 "no limit" if facts.get("redis_maxmemory_bytes") == 0 else human(facts.get("redis_maxmemory_bytes")),
+                 _fmt_value(facts.get("redis_maxmemory_policy"))),
+             "- **KEYS in SLOWLOG:** %s" % _fmt_value(facts.get("redis_slowlog_keys"))]
+    rows = server.get("clients_by_addr") or []
+    if rows:
+        lines += ["", "| client address | connections | names |", "| --- | --- | --- |"]
+        for row in rows[:10]:
+            lines.append("| %s | %s | %s |" % (_cell(row.get("addr")), row.get("connections"),
+                                               _cell(", ".join(row.get("names") or []) or "-")))
+    return lines
+
+
 def render_markdown(doc):
     verdict = doc["verdict"]
     lines = [
@@ -32,6 +94,10 @@ def render_markdown(doc):
         "- **Target:** %s" % doc.get("target", "n/a"),
         "- **Verdict:** **%s**: %s" % (_cause_label(verdict["primary"]), verdict["headline"]),
         "- **Memory:** %s%% of the limit at most" % _fmt_value(verdict.get("usage_pct_of_limit")),
+    ]
+    lines += _findings(verdict)
+    lines += _what_to_do(verdict)
+    lines += [
         "",
         "## Causes, ranked",
         "",
@@ -40,14 +106,17 @@ def render_markdown(doc):
     ]
     for rank, cause in enumerate(verdict["causes"], 1):
         evidence = ", ".join("%s=%s" % (k, _fmt_value(v)) for k, v in cause["evidence"].items())
-        if cause["missing_sources"]:
-            evidence += " (missing: %s)" % ", ".join(cause["missing_sources"])
+        missing = _missing(cause)
+        if missing:
+            evidence += " (missing: %s)" % ", ".join(missing)
         fix = "; ".join("`%s`" % p["playbook"] for p in cause["fix"]["playbooks"])
-        row = (rank, _cause_label(cause["cause"]), cause["confidence"], evidence, cause["fix"]["summary"], fix)
+        row = (rank, _cause_label(cause["cause"]), cause["confidence"], _cell(evidence), _cell(cause["fix"]["summary"]),
+               fix)
         lines.append("| %d | %s | %.2f | %s | %s %s |" % row)
     lines += ["", "## Sources", "", "| source | state |", "| --- | --- |"]
     for name, state in sorted(doc.get("sources", {}).items()):
-        lines.append("| %s | %s |" % (name, "ok" if state is True else "unavailable: %s" % state))
+        lines.append("| %s | %s |" % (name, "ok" if state is True else "unavailable: %s" % _cell(state)))
+    lines += _redis(doc)
     pods = doc.get("pods") or []
     if pods:
         lines += ["", "## Pods", "", "| pod | usage | limit | % of limit | restarts | OOMKilled |",
@@ -109,6 +178,9 @@ def render_html(doc):
         "<tr><td>%d</td><td>%s</td><td>%.2f</td><td>%s</td></tr>" % (
             rank, html.escape(_cause_label(c["cause"])), c["confidence"], html.escape(c["fix"]["summary"]))
         for rank, c in enumerate(verdict["causes"], 1))
+    found = "".join("<li class='%s'><b>%s</b>: %s</li>" % (
+        html.escape(f["severity"]), html.escape(f["title"]), html.escape(f["detail"]))
+        for f in verdict.get("findings") or [])
     charts = "".join(
         "<h3>%s</h3>%s" % (html.escape(str(one.get("pod"))), svg_chart([one], doc.get("limit_bytes")))
         for one in doc.get("series") or []) or svg_chart([], None)
@@ -116,11 +188,12 @@ def render_html(doc):
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>%(title)s</title>"
         "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}td,th{border:1px solid #ccc;"
         "padding:4px 8px}table{border-collapse:collapse}.verdict{font-size:1.3em}pre{background:#f6f6f6;"
-        "padding:1em;overflow:auto}</style></head><body>"
-        "<h1>%(title)s</h1><p class='verdict'><b>%(primary)s</b>: %(headline)s</p>"
+        "padding:1em;overflow:auto}.critical{color:#b00}</style></head><body>"
+        "<h1>%(title)s</h1><p class='verdict'><b>%(primary)s</b>: %(headline)s</p>%(findings)s"
         "<h2>Memory over time</h2>%(charts)s"
         "<h2>Causes</h2><table><tr><th>#</th><th>cause</th><th>confidence</th><th>fix</th></tr>%(rows)s</table>"
         "<h2>Full report</h2><pre>%(markdown)s</pre></body></html>"
     ) % {"title": html.escape(doc.get("title", "agent-bruno memory diagnosis")),
          "primary": html.escape(_cause_label(verdict["primary"])), "headline": html.escape(verdict["headline"]),
+         "findings": "<h2>Findings</h2><ul>%s</ul>" % found if found else "",
          "charts": charts, "rows": rows, "markdown": html.escape(markdown)}

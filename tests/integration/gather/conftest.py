@@ -3,7 +3,9 @@ history was backfilled with promtool before it started, a /metrics page of our o
 shared FerretDB. Each server is ours, on a free 127.0.0.1 port, stopped by its PID; every wait is bounded.
 The data and the truth about it live in gatherlab.py."""
 
+import datetime
 import http.server
+import json
 import shutil
 import subprocess
 import threading
@@ -13,7 +15,7 @@ import pymongo
 import pytest
 import redis
 from gatherlab import CONVERSATIONS, MONGO_DATABASE, POINTS, REDIS_PASSWORD, STEP, fill_sessions, history
-from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from labctl import procs, services
 
@@ -68,25 +70,40 @@ def history_prometheus(server_dir):
 
 @pytest.fixture(scope="module")
 def metrics_endpoint():
+    """agent-bruno's /metrics (src/main.py: requests, durations, memory operations, the sessions gauge; no pool
+    gauges) and its /ready answering 200 "degraded" as it does when a store is down."""
     registry = CollectorRegistry()
-    Gauge("bruno_active_sessions", "Session keys in Redis", registry=registry).set(23817)
-    Gauge("bruno_redis_pool_connections", "Connections the Redis pool has open", registry=registry).set(20)
-    Gauge("bruno_redis_pool_in_use", "Redis pool connections checked out", registry=registry).set(19)
-    chats = Counter("bruno_chat_requests_total", "POST /chat requests by HTTP status", ["status"], registry=registry)
-    chats.labels("200").inc(1042)
-    chats.labels("503").inc(7)
+    Gauge("bruno_active_sessions", "Active sessions", registry=registry).set(0)  # 0 until GET /stats
+    requests = Counter("bruno_requests_total", "Total requests", ["method", "endpoint", "status"], registry=registry)
+    requests.labels("POST", "/chat", "200").inc(1042)
+    requests.labels("POST", "/chat", "500").inc(7)
+    requests.labels("GET", "/health", "200").inc(900)
+    duration = Histogram("bruno_request_duration_seconds", "Request duration", ["method", "endpoint"],
+                         registry=registry)
+    for _chat in range(1049):
+        duration.labels("POST", "/chat").observe(0.2)
+    operations = Counter("bruno_memory_operations_total", "Memory operations", ["operation", "status"],
+                         registry=registry)
+    operations.labels("chat", "success").inc(1042)
+    operations.labels("clear", "error").inc(1)
     for i in range(300):  # enough samples to exercise max_samples
         Gauge("filler_%03d" % i, "filler", registry=registry).set(i)
-    body = generate_latest(registry)
+    pages = {
+        "/metrics": ("text/plain; version=0.0.4; charset=utf-8", generate_latest(registry)),
+        "/ready": ("application/json", json.dumps({
+            "status": "degraded", "service": "agent-bruno", "degraded": True,
+            "health": {"redis": True, "mongodb": False, "overall": False}}).encode()),
+    }
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
-            if self.path != "/metrics":
+            if self.path not in pages:
                 self.send_response(404)
                 self.end_headers()
                 return
+            content_type, body = pages[self.path]
             self.send_response(200)
-            self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
@@ -112,10 +129,14 @@ def archive_mongodb(ferretdb_server):
     client = pymongo.MongoClient(host="127.0.0.1", port=ferretdb_server.port, serverSelectionTimeoutMS=10000)
     try:
         client.drop_database(MONGO_DATABASE)
+        # agent-bruno's documents: one per turn, timestamp the turn's naive-UTC ISO string, created_at a date
+        now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+        turns = [now - datetime.timedelta(minutes=CONVERSATIONS - i) for i in range(CONVERSATIONS)]
         client[MONGO_DATABASE].conversations.insert_many(
-            [{"session": "s%02d" % i, "messages": [{"role": "user", "content": "hi"}] * (i + 1)}
-             for i in range(CONVERSATIONS)])
-        yield {"conn": {"host": "127.0.0.1", "port": ferretdb_server.port, "database": MONGO_DATABASE}}
+            [{"ip": "192.0.2.%d" % (i % 5 + 1), "timestamp": at.isoformat(), "message": "hi %d" % i,
+              "response": "hello", "context": {}, "created_at": at} for i, at in enumerate(turns)])
+        yield {"conn": {"host": "127.0.0.1", "port": ferretdb_server.port, "database": MONGO_DATABASE},
+               "newest": turns[-1]}
         client.drop_database(MONGO_DATABASE)
     finally:
         client.close()

@@ -17,14 +17,20 @@ def test_ferretdb_facts_with_connections_not_reported(archive_mongodb):
     assert stats["database"] == MONGO_DATABASE
     assert stats["collections"] >= 1 and stats["objects"] >= CONVERSATIONS
     assert stats["data_size_bytes"] > 0
-    assert result["collection"] == {"name": "conversations", "exists": True, "documents": CONVERSATIONS}
+    collection = result["collection"]
+    assert {k: collection[k] for k in ("name", "exists", "documents")} == {
+        "name": "conversations", "exists": True, "documents": CONVERSATIONS}
+    # the newest document by its timestamp (agent-bruno's naive-UTC ISO string), and how old it is
+    assert collection["latest_timestamp"] == archive_mongodb["newest"].isoformat()
+    assert 0 <= collection["latest_age_seconds"] < 600
     assert "Traceback" not in raw
 
 
 def test_missing_and_skipped_collection(archive_mongodb):
     rc, result, _raw = run_module(MODULE, {"mongodb": archive_mongodb["conn"], "collection": "nope"})
     assert rc == 0, result
-    assert result["collection"] == {"name": "nope", "exists": False, "documents": 0}
+    assert result["collection"] == {"name": "nope", "exists": False, "documents": 0, "latest_timestamp": None,
+                                    "latest_age_seconds": None}
     rc, result, _raw = run_module(MODULE, {"mongodb": archive_mongodb["conn"], "collection": ""})
     assert rc == 0 and result["collection"] is None
 

@@ -8,6 +8,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
 from ansible_collections.bruno.ops.plugins.module_utils.facts import metrics_text
+from ansible_collections.bruno.ops.plugins.module_utils.facts.diagnosis_facts import extract, missing_reasons
 from ansible_collections.bruno.ops.plugins.modules import metrics_scrape
 
 
@@ -87,3 +88,74 @@ def test_unreachable_endpoint_names_the_address_not_the_password(capsys):
     assert code == 1 and result["error"]["kind"] == "unreachable"
     assert "http://127.0.0.1:9/metrics" in result["msg"]
     assert "s3cret-metrics" not in json.dumps(result)
+
+
+# ------------------------------------------------------------------ the real app's metrics, into the verdict's facts
+
+def real_app_exposition():
+    """What agent-bruno's /metrics serves (src/main.py): requests, durations, memory operations, the sessions gauge."""
+    registry = CollectorRegistry()
+    requests = Counter("bruno_requests_total", "Total requests", ["method", "endpoint", "status"], registry=registry)
+    requests.labels("POST", "/chat", "200").inc(180)
+    requests.labels("POST", "/chat", "500").inc(20)
+    requests.labels("GET", "/health", "200").inc(5000)
+    requests.labels("GET", "/ready", "503").inc(7)
+    duration = Histogram("bruno_request_duration_seconds", "Request duration", ["method", "endpoint"],
+                         registry=registry)
+    for _chat in range(180):
+        duration.labels("POST", "/chat").observe(0.8)
+    for _chat in range(20):
+        duration.labels("POST", "/chat").observe(9.0)
+    for _probe in range(1000):
+        duration.labels("GET", "/health").observe(0.001)
+    operations = Counter("bruno_memory_operations_total", "Memory operations", ["operation", "status"],
+                         registry=registry)
+    operations.labels("chat", "success").inc(200)
+    Gauge("bruno_active_sessions", "Active sessions", registry=registry).set(0)
+    return generate_latest(registry).decode()
+
+
+def test_the_real_apps_metrics_become_facts_without_pool_gauges():
+    names = ["bruno_requests_total", "bruno_request_duration_seconds", "bruno_memory_operations_total",
+             "bruno_active_sessions", "bruno_redis_pool_in_use", "bruno_redis_pool_max"]
+    parsed = metrics_text.parse(real_app_exposition(), metrics=names)
+    assert parsed["missing"] == ["bruno_redis_pool_in_use", "bruno_redis_pool_max"]
+    facts, sources = extract({"agent": {"families": parsed["families"],
+                                        "ready": {"status": "degraded", "degraded": True}}})
+    assert sources["agent"] is True
+    assert facts["http_requests"] == 200 and facts["chat_requests"] == 200
+    assert facts["http_5xx_pct"] == 10.0  # probes left out: the 503 of /ready is no served request
+    assert facts["chat_latency_p95_seconds"] == 8.75  # 7.5 + 2.5 × 10/20, in the 9 s observations bucket
+    assert facts["memory_op_error_pct"] == 0.0
+    assert facts["mongo_save_failures"] is None  # the app counts no MongoDB write: unknown, not zero
+    assert facts["active_sessions_gauge"] == 0.0 and facts["ready_degraded"] == 1
+    assert facts["pool_in_use_pct"] is None
+    assert missing_reasons(facts, sources)["pool_in_use_pct"] == "pool gauges not exported"
+
+
+class FakeClient:
+    def __init__(self, answer):
+        self.answer = answer
+        self.paths = []
+
+    def request(self, path, **_kwargs):
+        self.paths.append(path)
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return 200, {}, self.answer, 1.0
+
+
+@pytest.mark.parametrize(("answer", "expected"), [
+    (b'{"status": "ready", "degraded": false}', {"status_code": 200, "status": "ready", "degraded": False}),
+    (b'{"status": "degraded", "health": {"redis": false, "mongodb": true, "overall": false}, "degraded": true}',
+     {"status": "degraded", "degraded": True, "health": {"redis": False, "mongodb": True, "overall": False}}),
+    (b'{"status": "degraded"}', {"status": "degraded", "degraded": True}),
+    (b"<html>", {"status": None, "error": "the answer is not JSON"}),
+    (errors.BrunoOpsError("cannot read /ready: HTTP 503", kind=errors.API, status=503),
+     {"status_code": 503, "status": "not ready", "degraded": True, "error": "cannot read /ready: HTTP 503"}),
+])
+def test_read_ready(answer, expected):
+    client = FakeClient(answer)
+    ready = metrics_scrape.read_ready(client, "ready")
+    assert client.paths == ["/ready"] and ready["path"] == "/ready"
+    assert {key: ready[key] for key in expected} == expected

@@ -58,7 +58,10 @@ def test_threshold_names_are_owned_once():
 @by_cause
 def test_fix_is_in_the_catalogue(cause):
     assert cause.fix in FIXES
-    assert fix(cause.fix, cause.summary) == dict(summary=cause.summary, playbooks=FIXES[cause.fix]["playbooks"])
+    expected = dict(summary=cause.summary, playbooks=FIXES[cause.fix]["playbooks"])
+    if FIXES[cause.fix].get("advice"):
+        expected["advice"] = FIXES[cause.fix]["advice"]
+    assert fix(cause.fix, cause.summary) == expected
 
 
 def test_every_fix_belongs_to_a_cause():
@@ -104,8 +107,9 @@ def test_a_sixth_cause_is_ranked_without_engine_changes():
     assert decided["primary"] == "log_flood"
     assert decided["headline"] == "Quieten the logs"
     top = decided["causes"][0]
-    assert top == {"cause": "log_flood", "confidence": 1.0, "score": 1.0,
-                   "evidence": {"log_memory_lines": 40}, "missing_sources": [], "fix_id": "log_flood"}
+    assert top == {"cause": "log_flood", "confidence": 1.0, "score": 1.0, "coverage": 1.0,
+                   "evidence": {"log_memory_lines": 40}, "missing_sources": [], "missing_facts": {},
+                   "fix_id": "log_flood"}
     assert decided["thresholds"]["log_memory_lines_many"] == 10
     assert sorted(c["cause"] for c in decided["causes"][1:]) == sorted(causes.NAMES)
 
@@ -136,7 +140,8 @@ def test_coverage_lowers_confidence():
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
-    ({"sessions_mny": 1}, r"thresholds: unknown name\(s\) sessions_mny; known: context_p95_messages, "),
+    ({"sessions_mny": 1},
+     r"thresholds: unknown name\(s\) sessions_mny; known: chat_latency_p95_slow, clients_pct_of_max, "),
     ({"sessions_many": 0},
      r"thresholds.sessions_many: 0 is outside the allowed range 1 to 1000000000 \(default 50000\)"),
     ({"healthy_usage_pct": 101}, "thresholds.healthy_usage_pct: 101 is outside the allowed range 1 to 100"),

@@ -11,13 +11,24 @@ HEALTHY = {
     "limit_bytes": 2 ** 30, "usage_max_pct": 45.0, "oom_kills": 0, "restarts": 0, "history_hours": 6.0,
     "growth_mib_per_hour": 0.5, "p95_pct": 44.0, "session_correlation": 0.2, "sessions": 800,
     "sessions_without_ttl_pct": 0.0, "context_p95_messages": 12, "session_mean_bytes": 4000,
-    "redis_clients": 12, "mongo_connections": None, "pool_in_use_pct": 20.0, "log_memory_lines": 0,
+    "redis_clients": 12, "mongo_connections": None, "pool_in_use_pct": None, "log_memory_lines": 0,
+    # what a real deployment of agent-bruno shows: CLIENT LIST, request metrics, /ready, logs; no pool gauges
+    "container_env": ["LOG_LEVEL", "MONGODB_DB", "MONGODB_URL", "OLLAMA_MODEL", "OLLAMA_URL", "PORT", "REDIS_URL",
+                      "SESSION_TTL"],
+    "session_mean_turns": 6.0, "sessions_recent_pct": 20.0, "redis_maxclients": 10000,
+    "redis_clients_pct_of_max": 0.1, "redis_clients_top_addr": 4, "redis_client_addrs": 3,
+    "redis_maxmemory_bytes": 0, "redis_maxmemory_policy": "noeviction", "redis_slowlog_keys": 0,
+    "mongo_connections_pct": None, "conversations_documents": 20000, "conversations_latest_age_seconds": 30,
+    "active_sessions_gauge": 800, "http_requests": 5000, "http_5xx_pct": 0.0, "chat_requests": 4000,
+    "chat_latency_p95_seconds": 1.2, "memory_op_error_pct": 0.0, "mongo_save_failures": None, "ready_degraded": 0,
+    "log_pool_error_lines": 0, "log_timeout_lines": 0, "log_persistence_error_lines": 0,
 }
 
 SCENARIOS = {
     "session-flood": dict(HEALTHY, usage_max_pct=88.0, p95_pct=80.0, sessions=300000, sessions_without_ttl_pct=40.0,
                           session_correlation=0.93, growth_mib_per_hour=40.0),
-    "pool-exhaustion": dict(HEALTHY, usage_max_pct=86.0, p95_pct=82.0, redis_clients=450, pool_in_use_pct=100.0),
+    "pool-exhaustion": dict(HEALTHY, usage_max_pct=86.0, p95_pct=82.0, redis_clients=450, redis_clients_top_addr=420,
+                            redis_clients_pct_of_max=4.5),
     "memory-leak": dict(HEALTHY, usage_max_pct=85.0, p95_pct=75.0, growth_mib_per_hour=60.0, history_hours=6.0,
                         session_correlation=0.05),
     "large-contexts": dict(HEALTHY, usage_max_pct=87.0, p95_pct=84.0, sessions=400, context_p95_messages=900,
@@ -78,7 +89,8 @@ def test_high_memory_without_evidence_is_unknown_not_a_guess():
 
 
 def test_contradictory_evidence_is_unknown():
-    facts = dict(SCENARIOS["session-flood"], redis_clients=450, pool_in_use_pct=100.0)
+    facts = dict(SCENARIOS["session-flood"], redis_clients=450, redis_clients_top_addr=420,
+                 log_pool_error_lines=50, mongo_connections=300, mongo_connections_pct=40.0, pool_in_use_pct=100.0)
     verdict = decide(facts, ALL)
     assert verdict["primary"] == "unknown"
     assert "two ways" in verdict["headline"]
@@ -88,3 +100,73 @@ def test_growth_that_follows_sessions_is_not_a_leak():
     facts = dict(SCENARIOS["memory-leak"], session_correlation=0.95)
     leak = next(c for c in decide(facts, ALL)["causes"] if c["cause"] == "memory_leak")
     assert leak["confidence"] < 0.5
+
+
+# --------------------------------------------------------------------------- pool trouble without pool gauges
+
+POOL_SIGNALS = {
+    "connections held by one pod": dict(redis_clients_top_addr=420, redis_clients=430),
+    "Redis near maxclients": dict(redis_clients_pct_of_max=95.0, redis_clients=9500),
+    "MongoDB connections": dict(mongo_connections=400, mongo_connections_pct=30.0),
+    "no CLIENT LIST, many clients": dict(redis_clients_top_addr=None, redis_client_addrs=None, redis_clients=450),
+}
+
+
+@pytest.mark.parametrize("signal", sorted(POOL_SIGNALS))
+def test_pool_trouble_is_diagnosed_without_pool_gauges(signal):
+    facts = dict(HEALTHY, usage_max_pct=86.0, p95_pct=82.0, pool_in_use_pct=None, **POOL_SIGNALS[signal])
+    verdict = decide(facts, ALL)
+    assert verdict["primary"] == "connection_pool_exhaustion", verdict["causes"][:2]
+    top = verdict["causes"][0]
+    assert top["missing_facts"]["pool_in_use_pct"] == "pool gauges not exported"
+    assert top["coverage"] < 1.0
+
+
+def test_a_null_fact_lowers_coverage_like_a_missing_source():
+    facts = dict(HEALTHY, usage_max_pct=86.0, p95_pct=82.0, redis_clients_top_addr=420, mongo_connections=20,
+                 mongo_connections_pct=2.0, pool_in_use_pct=10.0)
+    full = decide(facts, ALL)["causes"][0]
+    assert full["cause"] == "connection_pool_exhaustion" and full["coverage"] == 1.0
+    gauges_gone = decide(dict(facts, pool_in_use_pct=None), ALL)["causes"][0]
+    agent_gone = decide(dict(facts, pool_in_use_pct=None), dict(ALL, logs="down"))["causes"][0]
+    assert gauges_gone["confidence"] < full["confidence"]
+    assert gauges_gone["missing_sources"] == [] and "pool_in_use_pct" in gauges_gone["missing_facts"]
+    assert agent_gone["confidence"] < gauges_gone["confidence"] and agent_gone["missing_sources"] == ["logs"]
+    assert agent_gone["missing_facts"]["log_pool_error_lines"] == "logs unavailable"
+    assert agent_gone["coverage"] < gauges_gone["coverage"]
+
+
+def test_logged_pool_errors_back_up_connections_but_do_not_replace_them():
+    base = dict(HEALTHY, usage_max_pct=86.0, p95_pct=82.0, log_pool_error_lines=40, log_timeout_lines=40)
+    normal = next(c for c in decide(base, ALL)["causes"] if c["cause"] == "connection_pool_exhaustion")
+    assert normal["score"] == 0.0  # connections look normal now: the errors are the past, or another cause
+    blind = dict(base, redis_clients_top_addr=None, redis_clients=None, redis_clients_pct_of_max=None)
+    alone = next(c for c in decide(blind, ALL)["causes"] if c["cause"] == "connection_pool_exhaustion")
+    assert alone["score"] == 0.5 and alone["confidence"] < 0.5
+    held = dict(base, redis_clients_top_addr=70)
+    backed = next(c for c in decide(held, ALL)["causes"] if c["cause"] == "connection_pool_exhaustion")
+    plain = next(c for c in decide(dict(held, log_pool_error_lines=0), ALL)["causes"]
+                 if c["cause"] == "connection_pool_exhaustion")
+    assert backed["score"] > plain["score"] > 0
+
+
+def test_symptoms_alone_are_not_pool_exhaustion():
+    facts = dict(HEALTHY, usage_max_pct=86.0, p95_pct=82.0, ready_degraded=1, http_5xx_pct=40.0,
+                 chat_latency_p95_seconds=30.0, redis_clients_top_addr=None, redis_clients=None,
+                 redis_clients_pct_of_max=None)
+    pool = next(c for c in decide(facts, ALL)["causes"] if c["cause"] == "connection_pool_exhaustion")
+    assert pool["confidence"] < 0.5
+
+
+def test_symptoms_back_up_direct_signs():
+    base = dict(HEALTHY, usage_max_pct=86.0, p95_pct=82.0, redis_clients_top_addr=70)
+    calm = next(c for c in decide(base, ALL)["causes"] if c["cause"] == "connection_pool_exhaustion")
+    hurting = next(c for c in decide(dict(base, http_5xx_pct=20.0, ready_degraded=1), ALL)["causes"]
+                   if c["cause"] == "connection_pool_exhaustion")
+    assert hurting["score"] > calm["score"] > 0
+
+
+def test_normal_connections_with_symptoms_score_nothing():
+    facts = dict(HEALTHY, usage_max_pct=86.0, p95_pct=82.0, http_5xx_pct=40.0, ready_degraded=1)
+    pool = next(c for c in decide(facts, ALL)["causes"] if c["cause"] == "connection_pool_exhaustion")
+    assert pool["score"] == 0.0

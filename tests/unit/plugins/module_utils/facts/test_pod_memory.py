@@ -77,3 +77,20 @@ def test_summary():
     assert summary["oom_killed_pods"] == ["b"] and summary["oom_kills"] == 1
     assert summary["total_restarts"] == 3 and summary["limits_bytes"] == [2 ** 30]
     assert summary["memory_events"] == {"BackOff": 2}
+
+
+def test_env_names_image_and_env_sources_never_values():
+    spec = pod("a")
+    spec["spec"]["containers"][0].update(
+        image="ghcr.io/brunovlucena/agent-bruno:latest", imagePullPolicy="Always",
+        env=[{"name": "SESSION_TTL", "value": "86400"}, {"name": "REDIS_URL", "value": "redis://:s3cret@redis:6379"},
+             {"name": "MONGODB_URL", "valueFrom": {"secretKeyRef": {"name": "db", "key": "url"}}}],
+        envFrom=[{"configMapRef": {"name": "agent-config"}}, {"secretRef": {"name": "agent-secrets"}}])
+    (container,) = pod_memory.pod_facts(spec, {"containers": {}}, [], "agent-bruno")["containers"]
+    assert container["env_names"] == ["MONGODB_URL", "REDIS_URL", "SESSION_TTL"]
+    assert container["env_from"] == ["configMap/agent-config", "secret/agent-secrets"]
+    assert container["image"] == "ghcr.io/brunovlucena/agent-bruno:latest"
+    assert container["image_pull_policy"] == "Always"
+    assert "s3cret" not in repr(container) and "86400" not in repr(container)
+    (plain,) = pod_memory.pod_facts(pod("b"), {"containers": {}}, [], "agent-bruno")["containers"]
+    assert plain["env_names"] == [] and plain["env_from"] == []

@@ -1,5 +1,7 @@
 """The pure parts of preflight: which failures are fatal, and how rows are counted."""
 
+import contextlib
+
 import pytest
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
@@ -64,3 +66,41 @@ def test_failed_kubernetes_is_reported_once_under_any():
 def test_summarize_counts_each_status():
     rows = [row("kubernetes", "limited"), row("redis", "ok"), unreachable("mongodb"), preflight.new_row("prometheus")]
     assert preflight.summarize(rows) == {"ok": 1, "limited": 1, "failed": 1, "skipped": 1}
+
+
+class FakeRedis:
+    """A RedisClient stand-in: raw commands that answer or raise, and the client's translate()."""
+
+    def __init__(self, refuse=(), down=False):
+        self.refuse, self.down = refuse, down
+        self.raw = self
+
+    @contextlib.contextmanager
+    def translate(self, action):
+        try:
+            yield
+        except PermissionError:
+            raise errors.BrunoOpsError("cannot %s: NOPERM" % action, kind=errors.FORBIDDEN) from None
+        except ConnectionError:
+            raise errors.BrunoOpsError("cannot %s: down" % action, kind=errors.UNREACHABLE) from None
+
+    def client_list(self):
+        return self._answer("client_list", [])
+
+    def slowlog_len(self):
+        return self._answer("slowlog", 0)
+
+    def _answer(self, name, value):
+        if self.down:
+            raise ConnectionError
+        if name in self.refuse:
+            raise PermissionError
+        return value
+
+
+def test_the_diagnosis_reads_redis_needs():
+    assert preflight.diagnosis_reads(FakeRedis()) == {"client_list": True, "slowlog": True}
+    refused = preflight.diagnosis_reads(FakeRedis(refuse=("client_list",)))
+    assert refused == {"client_list": "cannot run CLIENT LIST: NOPERM", "slowlog": True}
+    with pytest.raises(errors.BrunoOpsError):
+        preflight.diagnosis_reads(FakeRedis(down=True))
