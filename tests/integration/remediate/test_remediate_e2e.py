@@ -51,6 +51,14 @@ def test_remediate_approved_ends_with_verify_passing(lab, tmp_path, scenario):
     assert out.returncode == 0, out.stdout[-4000:]
     assert record["verdict"]["cause"] == spec.cause
     assert record["approved"] is True and record["check_mode"] is False
+    if scenario == "session-flood":
+        # Most of its sessions' turns are only in Redis (lab/labctl/scenario_specs.py: the first 20k sessions are in
+        # MongoDB): the diagnosis says Redis holds the only copy, and the session fix expires nothing.
+        # Nothing was changed, so memory is still high and verify says so.
+        assert [c["action"] for c in record["changes"]] == [], record["changes"]
+        assert "only copy" in out.stdout, out.stdout[-3000:]
+        assert record["verify"]["passed"] is False and "memory" in record["verify"]["summary"], record["verify"]
+        return
     assert [c["action"] for c in record["changes"]] == ACTIONS[spec.cause]
     assert all(c["changed"] for c in record["changes"] if c["action"] not in SESSION_STEP), record["changes"]
     sessions = [c["changed"] for c in record["changes"] if c["action"] in SESSION_STEP]

@@ -38,8 +38,10 @@ def test_the_verdict_carries_each_cause_fix(capsys):
     assert verdict["headline"] == causes.BY_NAME["too_many_sessions"].summary
     for cause in verdict["causes"]:
         assert cause["fix_id"] == causes.BY_NAME[cause["cause"]].fix
-        assert cause["fix"] == {"summary": causes.BY_NAME[cause["cause"]].summary,
-                                "playbooks": FIXES[cause["fix_id"]]["playbooks"]}
+        expected = {"summary": causes.BY_NAME[cause["cause"]].summary, "playbooks": FIXES[cause["fix_id"]]["playbooks"]}
+        if FIXES[cause["fix_id"]].get("advice"):
+            expected["advice"] = FIXES[cause["fix_id"]]["advice"]
+        assert cause["fix"] == expected
     assert verdict["causes"][0]["fix"]["summary"] == verdict["headline"]
     assert result["sources"]["kubernetes"] is True and result["facts"]["sessions"] == 300000
 
