@@ -19,9 +19,8 @@ PARAMS = {"host": "127.0.0.1", "port": 1, "uri": None, "database": "agent_bruno"
 ])
 def test_unencodable_document_is_a_data_error(document):
     client = mongo_client.MongoClient(dict(PARAMS))
-    with pytest.raises(errors.BrunoOpsError) as raised:
-        with client.translate("archive turns"):
-            bson.encode(document)
+    with pytest.raises(errors.BrunoOpsError) as raised, client.translate("archive turns"):
+        bson.encode(document)
     assert "connection options" not in raised.value.message.replace("the connection options are fine", "")
     assert raised.value.details["data_error"]
     assert "zq-" not in raised.value.message  # no user data quoted
