@@ -193,8 +193,8 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_args: stop.set())
     signal.signal(signal.SIGINT, lambda *_args: stop.set())
     threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
-    sys.stderr.write("ollama-stub: listening on %s:%d, models %s\n" % (addr, httpd.server_address[1],
-                                                                      ",".join(models())))
+    sys.stderr.write("ollama-stub: listening on %s:%d, models %s\n"
+                     % (addr, httpd.server_address[1], ",".join(models())))
     sys.stderr.flush()
     while not stop.wait(1.0):
         pass

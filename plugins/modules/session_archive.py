@@ -390,8 +390,8 @@ from ansible_collections.bruno.ops.plugins.module_utils.sessions import archive 
 from ansible_collections.bruno.ops.plugins.module_utils.sessions import cursor, lock, scope, shapes
 
 # The mongodb option with the real app's database as the default (documented by bruno.ops.mongodb.agent_bruno).
-ARCHIVE_MONGODB_SPEC = {name: dict(option) for name, option in MONGODB_CONNECTION_SPEC.items()}
-ARCHIVE_MONGODB_SPEC["database"]["default"] = "agent_bruno"
+ARCHIVE_MONGODB_SPEC = {name: dict(option, **({"default": "agent_bruno"} if name == "database" else {}))
+                        for name, option in MONGODB_CONNECTION_SPEC.items()}
 
 ARGUMENT_SPEC = dict(
     redis=redis_option(),
