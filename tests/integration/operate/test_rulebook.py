@@ -142,10 +142,11 @@ class Rulebook:
 
     def __init__(self, work, variables, rulebook="bruno.ops.agent_bruno_alerts"):
         self.work = work
-        self.port = procs.free_port()
+        self.variables = variables
+        self.port = None
         self.log = work / "ansible-rulebook.log"
-        vars_file = work / "rulebook-vars.yml"
-        vars_file.write_text(yaml.safe_dump(dict(variables, bruno_eda_port=self.port)))
+        vars_file = self.vars_file = work / "rulebook-vars.yml"
+        self._pick_port()
         executable = BIN / "ansible-rulebook"
         if not executable.exists():  # a missing tool is a failed test, never a skip
             pytest.fail("ansible-rulebook is not installed in %s (make env)" % BIN)
@@ -166,14 +167,27 @@ class Rulebook:
         self.env = dict(ansible_env(), BRUNO_LAB_DIR=str(LAB_DIR), PYTHONUNBUFFERED="1")
         self.proc = None
 
-    def start(self):
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                self.cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-        wait_for(
-            "ansible-rulebook to listen on 127.0.0.1:%d" % self.port, self._up, START_TIMEOUT, alive=self.check_alive
-        )
+    def _pick_port(self):
+        self.port = procs.free_port()
+        self.vars_file.write_text(yaml.safe_dump(dict(self.variables, bruno_eda_port=self.port)))
+
+    def start(self, attempts=3):
+        # A free port can be taken by another process's outgoing connection before ansible-rulebook binds it
+        # (the lab's agents open many): then, and only then, try again on a new port.
+        for attempt in range(attempts):
+            with open(self.log, "wb") as out:
+                self.proc = subprocess.Popen(
+                    self.cmd, cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            try:
+                wait_for("ansible-rulebook to listen on 127.0.0.1:%d" % self.port, self._up, START_TIMEOUT,
+                         alive=self.check_alive)
+                return self
+            except pytest.fail.Exception:
+                if attempt == attempts - 1 or "address already in use" not in self.output():
+                    raise
+                self.stop()
+                self._pick_port()
         return self
 
     def _up(self):
