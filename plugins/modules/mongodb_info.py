@@ -72,7 +72,7 @@ db_stats:
   description: dbStats of O(mongodb.database); sizes in bytes. Null when dbStats could not be run.
   returned: always
   type: dict
-  sample: {"database": "bruno", "collections": 2, "objects": 15000, "data_size_bytes": 61440000,
+  sample: {"database": "agent_bruno", "collections": 2, "objects": 15000, "data_size_bytes": 61440000,
            "storage_size_bytes": 65536000, "indexes": 3, "index_size_bytes": 409600, "avg_obj_size_bytes": 4096}
 collection:
   description:

@@ -36,7 +36,7 @@ extends_documentation_fragment:
   - bruno.ops.redis
   - bruno.ops.session_scope
   - bruno.ops.session_lock
-  - bruno.ops.mongodb.agent_bruno
+  - bruno.ops.mongodb
 options:
   keep_messages:
     description: How many of the newest turns (messages) stay in Redis. Sessions with more get the rest archived.
@@ -389,13 +389,9 @@ from ansible_collections.bruno.ops.plugins.module_utils.clients.redis_keyspace i
 from ansible_collections.bruno.ops.plugins.module_utils.sessions import archive as session_archive
 from ansible_collections.bruno.ops.plugins.module_utils.sessions import cursor, lock, scope, shapes
 
-# The mongodb option with the real app's database as the default (documented by bruno.ops.mongodb.agent_bruno).
-ARCHIVE_MONGODB_SPEC = {name: dict(option, **({"default": "agent_bruno"} if name == "database" else {}))
-                        for name, option in MONGODB_CONNECTION_SPEC.items()}
-
 ARGUMENT_SPEC = dict(
     redis=redis_option(),
-    mongodb=dict(type="dict", options=ARCHIVE_MONGODB_SPEC),
+    mongodb=dict(type="dict", options=MONGODB_CONNECTION_SPEC),
     keep_messages=dict(type="int", default=20, aliases=["keep_turns"]),
     collection=dict(type="str", default="conversations"),
     archive_mode=dict(type="str", choices=list(session_archive.MODES), default="verify"),
@@ -416,7 +412,7 @@ def run(params, check_mode, module=None):
     cursor.validate_run_options(params)
     session_archive.validate_archive_options(params)
     with standalone(scope.connection_params(params["redis"], REDIS_CONNECTION_SPEC)) as keyspace:
-        mclient = MongoClient(scope.connection_params(params["mongodb"], ARCHIVE_MONGODB_SPEC))
+        mclient = MongoClient(scope.connection_params(params["mongodb"], MONGODB_CONNECTION_SPEC))
         try:
             result = session_archive.run_archive(keyspace, mclient, params, check_mode)
         except errors.BrunoOpsError as exc:

@@ -31,7 +31,7 @@ MONGODB_CONNECTION_SPEC = dict(
     username=dict(type="str"),
     password=dict(type="str", no_log=True),
     auth_source=dict(type="str", default="admin"),
-    database=dict(type="str", default="bruno"),
+    database=dict(type="str", default="agent_bruno"),
     tls=dict(type="bool", default=False),
     ca_cert=dict(type="path"),
     validate_certs=dict(type="bool", default=True),

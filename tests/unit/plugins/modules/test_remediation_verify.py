@@ -65,3 +65,19 @@ def test_another_address_is_warned_about_and_masked():
 def test_a_bad_address_is_refused_before_anything_is_sent():
     with pytest.raises(errors.BrunoOpsError, match="chat_client_ip 'nope' is not an IP address"):
         remediation_verify.validate(dict(PARAMS, chat_client_ip="nope", name="agent-bruno"))
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+def test_check_mode_sends_no_smoke_chat(monkeypatch, check_mode):
+    agent = FakeAgent({("GET", "/health"): {"status": "healthy"}, ("GET", "/ready"): {"status": "ready"},
+                       ("POST", "/chat"): CHAT, ("GET", MEMORY): [{"recent_messages": 1}, {"recent_messages": 0}],
+                       ("DELETE", MEMORY): {"status": "success"}})
+    monkeypatch.setattr(remediation_verify, "HttpClient", lambda endpoint: agent)
+    checks, notes = [], []
+    remediation_verify.agent_checks(dict(PARAMS, endpoint="http://agent.test"), checks, notes, check_mode)
+    writes = [call for call in agent.calls if call[0] in ("POST", "DELETE")]
+    if check_mode:
+        assert writes == [] and any("smoke chat was skipped" in note for note in notes)
+        assert len(checks) == 1  # health only
+    else:
+        assert [call[0] for call in writes] == ["POST", "DELETE"] and len(checks) == 2
