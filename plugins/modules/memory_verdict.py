@@ -65,13 +65,54 @@ verdict:
       type: str
       returned: always
       sample: too_many_sessions
+    also:
+      description:
+        - A second cause with strong evidence too (confidence 0.5 or more), said beside C(primary); empty otherwise.
+      type: list
+      elements: str
+      returned: always
+      sample: [connection_pool_exhaustion]
+    plan:
+      description:
+        - The steps of the fixes of C(primary) and C(also) in one safe order (data, then settings that roll the pods,
+          then capacity, a restart last), each with the C(causes) it serves; a step two fixes share runs once, and a
+          plain restart is left out when a step already rolls the pods (C(merged) says so). Empty for C(none) and
+          C(unknown).
+      type: dict
+      returned: always
+      sample: {"steps": [{"playbook": "playbooks/cleanup_sessions.yml", "extra_vars": {},
+                          "causes": ["too_many_sessions"]},
+                         {"playbook": "playbooks/restart.yml", "extra_vars": {"restart_not_within": "10m"},
+                          "causes": ["connection_pool_exhaustion"]}], "merged": []}
+    pressure:
+      description: Why memory is under pressure, in words (usage, p95, OOM kills, time to the limit); empty if not.
+      type: list
+      elements: str
+      returned: always
+      sample: ["usage 88% of the limit (healthy below 70%)"]
+    warnings:
+      description:
+        - Without memory pressure, the causes that still reached 0.5 (C(cause), C(confidence), C(why), C(text)):
+          worth knowing, not the headline.
+      type: list
+      elements: dict
+      returned: always
+      sample: [{"cause": "connection_pool_exhaustion", "confidence": 0.89, "why": "420 Redis connections ...",
+                "text": "signs of connection_pool_exhaustion without memory pressure: 420 Redis connections ..."}]
+    would_change:
+      description: What would change the verdict, in words (missing sources and facts of the top causes).
+      type: list
+      elements: str
+      returned: always
+      sample: ["memory_leak: prometheus answering (it is unavailable)"]
     headline:
       description: One sentence for people.
       type: str
       returned: always
       sample: Expire idle sessions now and lower SESSION_TTL so they stop piling up
     under_pressure:
-      description: Whether memory is above the healthy share of the limit or something was OOM-killed.
+      description:
+        - Whether memory is under pressure (see C(pressure)); without it the verdict is C(none) whatever else scores.
       type: bool
       returned: always
       sample: true
@@ -83,7 +124,8 @@ verdict:
     causes:
       description:
         - Every cause with C(confidence), C(score), C(coverage), C(evidence), C(missing_sources),
-          C(missing_facts), C(fix_id) and C(fix), best first.
+          C(missing_facts), C(fix_id), C(fix) and C(why) (the evidence in words, each number with what it was
+          compared to; null without evidence), best first.
         - C(fix_id) names the cause's entry in the fix catalogue; C(fix) is that entry, the cause's summary, the
           playbooks with their extra vars and, when there is any, C(advice) (a list of sentences), adapted to the
           findings and to the container's env (a step that changes a setting the container does not have is left
@@ -153,6 +195,9 @@ def with_fixes(decided, container_env=None):
     conditions = findings.conditions(decided.get("findings") or [])
     for cause in decided["causes"]:
         cause["fix"] = fixes.fix(cause["fix_id"], causes.BY_NAME[cause["cause"]].summary, conditions, container_env)
+    named = [decided["primary"], *decided.get("also", [])]
+    by_name = {cause["cause"]: cause for cause in decided["causes"]}
+    decided["plan"] = fixes.plan([(name, by_name[name]["fix"]) for name in named if name in by_name])
     return decided
 
 

@@ -70,6 +70,13 @@ options:
       - A second PromQL expression, run as a range query over the same window, to correlate every series with,
         for example C(sum(bruno_active_sessions)). Only in C(range) mode.
     type: str
+  regress_on:
+    description:
+      - A PromQL expression of a load, such as the session count (C(sum(redis_db_keys{db="db0"}))), run as a range
+        query over the same window. Each series gets RV(series[].regression), the least-squares line of its values
+        on the load (paired like O(correlate_with)), compared with the line on the container's age. Only in
+        C(range) mode.
+    type: str
   return_points:
     description: Also return the points of each series, downsampled to at most O(max_points) for charts.
     type: bool
@@ -212,6 +219,27 @@ series:
       type: dict
       returned: always
       sample: {"r": 0.93, "spearman": 0.95, "pairs": 360, "paired_with": "the only series"}
+    lifetimes:
+      description:
+        - Growth judged per container lifetime (the series cut where it drops as a restart does, or has a gap).
+          C(persistent_growth_per_hour) is the median over lifetimes of the lower slope of their last two
+          thirds (a warm-up or a single step leave it near 0, a leak does not); C(early_growth_per_hour) the median
+          slope of their first thirds; C(restarts_seen) the drops found; C(judged) the lifetimes long enough to
+          judge (15 minutes and 9 samples); C(longest_seconds) the longest of them.
+      type: dict
+      returned: always
+      sample: {"restarts_seen": 1, "judged": 2, "persistent_growth_per_hour": 99614720.0,
+               "early_growth_per_hour": 104857600.0, "longest_seconds": 14400.0}
+    regression:
+      description:
+        - With O(regress_on), the least-squares line of the values on the load (C(slope), C(intercept), C(r2)),
+          C(r2_age) of the line on the container's age over the same samples, C(pairs), the load's C(x_min),
+          C(x_max) and C(x_last), and C(share) = slope × last load / last value (the part of the series the load
+          accounts for now). Null without O(regress_on) or fewer than three pairs.
+      type: dict
+      returned: always
+      sample: {"slope": 1560.0, "intercept": 470000000.0, "r2": 0.97, "r2_age": 0.96, "pairs": 360,
+               "x_min": 40000, "x_max": 300000, "x_last": 300000, "share": 0.49}
     points:
       description: The samples as C([unix_time, value]) pairs, downsampled to at most O(max_points).
       type: list
@@ -223,6 +251,11 @@ aggregate:
     - Figures over all series. C(correlation_r) is the Pearson r of largest magnitude, with its sign.
       C(history_seconds) is the time from the earliest to the latest sample. C(last_sum) is the sum of the
       last values.
+    - The lifetime figures are medians over the series (a leak or a per-session cost is the code's and shows in
+      every replica): C(persistent_growth_per_hour), C(early_growth_per_hour), C(regression_share),
+      C(regression_slope), C(regression_r2), C(regression_r2_age); C(lifetime_seconds_max) is the longest judged
+      lifetime, C(restarts_seen) the drops found in all series, C(regression_load_range) and
+      C(regression_load_last) the load's range and last value (null without O(regress_on)).
   returned: always
   type: dict
   sample:
@@ -235,6 +268,16 @@ aggregate:
     projected_seconds_to_limit_min: 28800.0
     history_seconds: 21540.0
     correlation_r: 0.93
+    persistent_growth_per_hour: 99614720.0
+    early_growth_per_hour: 104857600.0
+    lifetime_seconds_max: 21540.0
+    restarts_seen: 0
+    regression_share: 0.02
+    regression_slope: 40.0
+    regression_r2: 0.1
+    regression_r2_age: 0.98
+    regression_load_range: [1100, 1300]
+    regression_load_last: 1200
 prometheus_warnings:
   description: Warnings Prometheus attached to the answers (also shown as Ansible warnings).
   returned: always
@@ -264,6 +307,7 @@ ARGUMENT_SPEC = dict(
     step=dict(type="str"),
     limit_bytes=dict(type="float", aliases=["limit"]),
     correlate_with=dict(type="str"),
+    regress_on=dict(type="str"),
     return_points=dict(type="bool", default=False),
     max_points=dict(type="int", default=200),
     max_series=dict(type="int", default=100),
@@ -278,8 +322,9 @@ def run(params, check_mode=False, now=None):
     now = time.time() if now is None else now
     if params["max_points"] < 2 or params["max_series"] < 1:
         raise _invalid("max_points must be at least 2 and max_series at least 1")
-    if params["correlate_with"] and params["mode"] != "range":
-        raise _invalid("correlate_with needs mode=range: a correlation is computed over a history")
+    for option in ("correlate_with", "regress_on"):
+        if params[option] and params["mode"] != "range":
+            raise _invalid("%s needs mode=range: it is computed over a history" % option)
     try:
         if params["mode"] == "range":
             start, end, step = prometheus_series.range_window(params["start"], params["end"], params["step"], now)
@@ -294,11 +339,8 @@ def run(params, check_mode=False, now=None):
         data, warnings = client.query_range(params["query"], start, end, step)
     else:
         data, warnings = client.query(params["query"], end)
-    other = None
-    if params["correlate_with"]:
-        other_data, other_warnings = client.query_range(params["correlate_with"], start, end, step)
-        warnings.extend(other_warnings)
-        other = _parse(other_data, params["correlate_with"])
+    other = _second_query(client, params["correlate_with"], (start, end, step), warnings)
+    load = _second_query(client, params["regress_on"], (start, end, step), warnings)
 
     parsed = _parse(data, params["query"])
     notes = []
@@ -306,10 +348,11 @@ def run(params, check_mode=False, now=None):
         notes.append("%d series returned, only the first %d (by labels) summarized; narrow the query"
                      % (len(parsed), params["max_series"]))
         parsed = sorted(parsed, key=lambda item: sorted(item[0].items()))[:params["max_series"]]
-    if other is not None and not other:
-        notes.append("correlate_with returned no series: correlation is null")
+    seconds = (("correlate_with", "correlation", other), ("regress_on", "regression", load))
+    notes.extend("%s returned no series: %s is null" % (option, figure)
+                 for option, figure, series in seconds if series is not None and not series)
     summaries, dropped = prometheus_series.summarize_series(
-        parsed, params["limit_bytes"], other, params["return_points"], params["max_points"])
+        parsed, params["limit_bytes"], other, params["return_points"], params["max_points"], regress_on=load or None)
     if dropped:
         notes.append("%d non-finite values (NaN or Inf) left out of the figures" % dropped)
     if not parsed:
@@ -326,6 +369,15 @@ def run(params, check_mode=False, now=None):
         notes=notes,
         warnings=["Prometheus: %s" % warning for warning in warnings],
     )
+
+
+def _second_query(client, query, window, warnings):
+    """The parsed series of a second range query over the same window (correlate_with, regress_on), or None."""
+    if not query:
+        return None
+    data, more = client.query_range(query, *window)
+    warnings.extend(more)
+    return _parse(data, query)
 
 
 def _parse(data, query):

@@ -108,3 +108,47 @@ def fix(fix_id, summary, conditions=(), container_env=None):
     if advice:
         result["advice"] = advice
     return result
+
+
+# The order steps of several fixes run in: data first (nothing is restarted while sessions are cleaned or archived),
+# then settings that roll the pods, then the capacity change, a plain restart last (a rollout already restarted).
+STEP_ORDER = {
+    "playbooks/cleanup_sessions.yml": 0,
+    "playbooks/reduce_session_ttl.yml": 1,
+    "playbooks/tune_limits.yml": 1,
+    "playbooks/scale.yml": 2,
+    "playbooks/restart.yml": 3,
+}
+ROLLS_PODS = ("playbooks/reduce_session_ttl.yml", "playbooks/tune_limits.yml")
+
+
+def plan(fixes_by_cause):
+    """One plan of the steps of several causes' fixes ([(cause, fix)], best cause first), in a safe order.
+
+    Each step keeps its `causes`. A step that two fixes share (same playbook and extra vars) runs once; a plain
+    restart is left out when a step of the plan already rolls the pods (it is noted in `merged`). Steps of the same
+    rank keep the order of the causes, then of their fix. Returns {"steps": [...], "merged": [sentences]}."""
+    steps, merged = [], []
+    for rank_of_cause, (cause, entry) in enumerate(fixes_by_cause):
+        for index, step in enumerate(entry.get("playbooks") or []):
+            same = next((s for s in steps if s["playbook"] == step["playbook"]
+                         and s.get("extra_vars") == step.get("extra_vars")), None)
+            if same is not None:
+                same["causes"].append(cause)
+                merged.append("%s runs once for %s" % (step["playbook"], " and ".join(same["causes"])))
+                continue
+            item = copy.deepcopy(step)
+            item["causes"] = [cause]
+            item["_key"] = (STEP_ORDER.get(step["playbook"], 2), rank_of_cause, index)
+            steps.append(item)
+    steps.sort(key=lambda s: s["_key"])
+    if any(s["playbook"] in ROLLS_PODS for s in steps):
+        restarts = [s for s in steps if s["playbook"] == "playbooks/restart.yml"]
+        for step in restarts:
+            steps.remove(step)
+            merged.append("playbooks/restart.yml (for %s) left out: %s already rolls the pods" % (
+                " and ".join(step["causes"]),
+                next(s["playbook"] for s in steps if s["playbook"] in ROLLS_PODS)))
+    for step in steps:
+        del step["_key"]
+    return {"steps": steps, "merged": merged}

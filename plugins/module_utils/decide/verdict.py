@@ -24,11 +24,12 @@ from ansible_collections.bruno.ops.plugins.module_utils.facts.diagnosis_facts im
 THRESHOLDS = {
     "high_usage_pct": (80.0, 1, 100, "the alert's own line"),
     "healthy_usage_pct": (70.0, 1, 100, "the runbook's \"leave headroom for spikes (e.g., 70% utilization)\""),
+    "pressure_hours_to_limit": (24.0, 0.1, 24 * 30, "growth that reaches the limit within a day is pressure now"),
 }
 
-# The headline's rules: a top cause below this is not enough evidence; two within CLOSE of each other point two ways.
+# The headline's rules: a top cause below this is not enough evidence; a second cause at or above it is reported
+# beside the first (`also`): two real causes at once are both said, ranked, each with its fix.
 CONFIDENT = 0.5
-CLOSE = 0.05
 
 
 def threshold_specs(causes=registry.REGISTRY):
@@ -112,6 +113,7 @@ def rank(facts, sources, t, causes=registry.REGISTRY, reasons=None):
     order = {cause.name: i for i, cause in enumerate(causes)}
     ranked = []
     scores = score_causes(facts, t, causes)
+    by_name = {cause.name: cause for cause in causes}
     for cause in causes:
         score, evidence = scores[cause.name]
         share = coverage(cause, facts, sources)
@@ -127,7 +129,8 @@ def rank(facts, sources, t, causes=registry.REGISTRY, reasons=None):
                        "score": None if score is None else round(score, 2), "coverage": round(share, 2),
                        "evidence": evidence,
                        "missing_sources": [s for s in cause.needs if not available.get(s)],
-                       "missing_facts": missing_facts, "fix_id": cause.fix})
+                       "missing_facts": missing_facts, "fix_id": cause.fix,
+                       "why": by_name[cause.name].why(facts, t) if score is not None else None})
     ranked.sort(key=lambda c: (-c["confidence"], order[c["cause"]]))
     return ranked
 
@@ -146,25 +149,34 @@ def decide(facts, sources, thresholds=None, causes=registry.REGISTRY):
     summaries = {cause.name: cause.summary for cause in causes}
 
     usage = best(facts.get("usage_max_pct"), facts.get("p95_pct"))
-    under_pressure = (usage is not None and usage >= t["healthy_usage_pct"]) or bool(facts.get("oom_kills"))
+    pressure = pressure_reasons(facts, t)
+    under_pressure = bool(pressure)
     top = ranked[0]
-    contradictory = (len(ranked) > 1 and top["confidence"] >= CONFIDENT
-                     and ranked[1]["confidence"] >= top["confidence"] - CLOSE)
+    strong = [c for c in ranked if c["confidence"] >= CONFIDENT]
+    also, warnings = [], []
     if usage is None:
         primary, reason = "unknown", "no memory figures: neither metrics.k8s.io nor Prometheus gave a usage"
-    elif not under_pressure and top["confidence"] < CONFIDENT:
-        primary, reason = "none", "no memory problem found: usage %s%% of the limit, no OOM kills" % _fmt(usage)
+    elif not under_pressure:
+        primary, reason = "none", "no memory problem found: usage %s%% of the limit, no OOM kills, no growth " \
+            "reaching the limit within %.0f h" % (_fmt(usage), t["pressure_hours_to_limit"])
+        warnings = [{"cause": c["cause"], "confidence": c["confidence"], "why": c["why"],
+                     "text": "signs of %s without memory pressure: %s" % (c["cause"], c["why"])} for c in strong]
     elif top["confidence"] < CONFIDENT:
-        primary, reason = "unknown", "memory is high but no cause has enough evidence%s" % (
-            " (unavailable: %s)" % ", ".join(unavailable) if unavailable else "")
-    elif contradictory:
-        primary, reason = "unknown", "evidence points two ways: %s and %s" % (top["cause"], ranked[1]["cause"])
+        primary, reason = "unknown", "memory is high (%s) but no cause has enough evidence%s" % (
+            "; ".join(pressure), " (unavailable: %s)" % ", ".join(unavailable) if unavailable else "")
     else:
-        primary, reason = top["cause"], summaries[top["cause"]]
+        primary = top["cause"]
+        also = [c["cause"] for c in strong[1:2]]
+        reason = summaries[primary] if not also else "two causes: %s; and %s" % (
+            summaries[primary], summaries[also[0]][0].lower() + summaries[also[0]][1:])
     return {
         "primary": primary,
+        "also": also,
         "headline": reason,
         "under_pressure": under_pressure,
+        "pressure": pressure,
+        "warnings": warnings,
+        "would_change": would_change(primary, ranked, facts, t, pressure),
         "usage_pct_of_limit": usage,
         "causes": ranked,
         "unavailable_sources": {name: sources[name] for name in unavailable},
@@ -172,6 +184,37 @@ def decide(facts, sources, thresholds=None, causes=registry.REGISTRY):
         "findings": findings_rules.findings(facts),
         "thresholds": t,
     }
+
+
+def pressure_reasons(facts, t):
+    """Why memory is under pressure, in words; empty when it is not (then no cause is a cause of high memory)."""
+    reasons = []
+    usage, p95 = facts.get("usage_max_pct"), facts.get("p95_pct")
+    if usage is not None and usage >= t["healthy_usage_pct"]:
+        reasons.append("usage %s%% of the limit (healthy below %.0f%%)" % (_fmt(usage), t["healthy_usage_pct"]))
+    if p95 is not None and p95 >= t["high_usage_pct"]:
+        reasons.append("p95 %s%% of the limit over the history (alert at %.0f%%)" % (_fmt(p95), t["high_usage_pct"]))
+    if facts.get("oom_kills"):
+        reasons.append("%d OOM kills" % facts["oom_kills"])
+    hours = facts.get("hours_to_limit")
+    if hours is not None and hours <= t["pressure_hours_to_limit"]:
+        reasons.append("limit reached in ~%.1f h at the growth within container lifetimes" % hours)
+    return reasons
+
+
+def would_change(primary, ranked, facts, t, pressure):
+    """What would change the verdict, in words: the evidence that is missing or what the rules wait for."""
+    notes = []
+    if primary == "none":
+        notes.append("usage at or above %.0f%% of the limit, an OOM kill, or growth reaching the limit within %.0f h"
+                     % (t["healthy_usage_pct"], t["pressure_hours_to_limit"]))
+    for cause in ranked[:2]:
+        for source in cause["missing_sources"]:
+            notes.append("%s: %s answering (it is unavailable)" % (cause["cause"], source))
+        for name, why in sorted(cause["missing_facts"].items()):
+            if not name.startswith(("redis_", "mongo_", "log_", "http_", "chat_", "pool_", "ready_")):
+                notes.append("%s: %s (%s)" % (cause["cause"], name, why))
+    return notes[:8]
 
 
 def _fmt(value):

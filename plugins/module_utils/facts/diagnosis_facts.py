@@ -23,8 +23,24 @@ FACTS = {
     "oom_kills": "kubernetes",  # OOMKilled terminations in the window
     "restarts": "kubernetes",
     "container_env": "kubernetes",  # names of the container's environment variables (pod spec), sorted
+    "request_bytes": "kubernetes",  # the container memory request
     "history_hours": "prometheus",  # how much working-set history there is
-    "growth_mib_per_hour": "prometheus",  # robust (Theil-Sen) slope of the working set, max over pods
+    "growth_mib_per_hour": "prometheus",  # growth that persists within container lifetimes (median over pods)
+    "growth_early_mib_per_hour": "prometheus",  # growth in the first third of the lifetimes (a warm-up shows here)
+    "growth_window_mib_per_hour": "prometheus",  # Theil-Sen slope over the whole window, max over pods
+    "lifetime_hours": "prometheus",  # the longest container lifetime judged
+    "lifetimes_ended_at_limit": "prometheus",  # judged lifetimes that ended at the limit (OOM kills)
+    "restarts_seen": "prometheus",  # drops of the working set that look like restarts
+    "hours_to_limit": "prometheus",  # at the persistent growth, from the current usage to the limit
+    "session_memory_share_pct": "prometheus",  # % of the working set the session count accounts for (regression)
+    "session_bytes_per_session": "prometheus",  # working-set bytes per session key, per pod (regression slope)
+    "session_fit_r2": "prometheus",  # R² of the working set on the session count
+    "age_fit_r2": "prometheus",  # R² of the working set on the container's age, same samples
+    "session_change_r": "prometheus",  # how closely the working set's changes follow the sessions' (within lifetimes)
+    "growth_unexplained_mib_per_hour": "prometheus",  # growth the sessions' changes do not explain
+    "sessions_moved_pct": "prometheus",  # how much the session count moved over the history (range / now)
+    "session_gain_r2": "prometheus",  # partial R² of the sessions beyond the container's age (sessions only rose)
+    "age_gain_r2": "prometheus",  # partial R² of the age beyond the sessions (same)
     "p95_pct": "prometheus",  # p95 of the working set over the window, % of the limit
     "session_correlation": "prometheus",  # Pearson r of working set with the app's activity (role: its chat rate)
     "sessions": "redis",  # session keys (exact or estimated): the census, not the app's gauge
@@ -40,6 +56,7 @@ FACTS = {
     "redis_client_addrs": "redis",  # distinct client addresses
     "redis_maxmemory_bytes": "redis",  # 0: no limit
     "redis_maxmemory_policy": "redis",
+    "redis_used_memory_pct": "redis",  # used_memory / maxmemory; None without maxmemory
     "redis_slowlog_keys": "redis",  # KEYS commands in SLOWLOG (GET /stats runs one)
     "mongo_connections": "mongodb",  # serverStatus.connections.current; None when not reported
     "mongo_connections_pct": "mongodb",  # current / (current + available)
@@ -71,6 +88,21 @@ NOT_REPORTED = {
     "redis_client_addrs": "Redis CLIENT LIST not reported",
     "redis_slowlog_keys": "Redis SLOWLOG not reported",
     "session_correlation": "no activity history to correlate with",
+    "session_memory_share_pct": "no session-count history to regress on",
+    "session_bytes_per_session": "no session-count history to regress on",
+    "session_fit_r2": "no session-count history to regress on",
+    "age_fit_r2": "no session-count history to regress on",
+    "session_change_r": "no session-count history, or sessions and container age moved together",
+    "growth_unexplained_mib_per_hour": "no session-count history, or sessions and container age moved together",
+    "sessions_moved_pct": "no session-count history to regress on",
+    "session_gain_r2": "no session-count history, or the sessions went both ways, or moved with container age",
+    "age_gain_r2": "no session-count history, or the sessions went both ways, or moved with container age",
+    "growth_mib_per_hour": "no container lifetime long enough to judge (15 minutes, 9 samples)",
+    "growth_early_mib_per_hour": "no container lifetime long enough to judge (15 minutes, 9 samples)",
+    "lifetime_hours": "no container lifetime long enough to judge (15 minutes, 9 samples)",
+    "hours_to_limit": "memory is not growing, or no limit or usage",
+    "request_bytes": "no memory request set",
+    "redis_used_memory_pct": "Redis has no maxmemory",
     "sessions_recent_pct": "Redis does not track idle time",
     "conversations_documents": "the app's collection was not counted",
     "conversations_latest_age_seconds": "the app's collection has no dated document",
@@ -139,8 +171,11 @@ def _env_names(pods):
 def _kubernetes(result):
     summary = result.get("summary") or {}
     limits = summary.get("limits_bytes") or []
+    requests = [c.get("request_bytes") for pod in result.get("pods") or [] for c in pod.get("containers") or []
+                if _number(c.get("request_bytes"))]
     return {
         "limit_bytes": max(limits) if limits else None,
+        "request_bytes": max(requests) if requests else None,
         "usage_max_pct": summary.get("max_usage_pct_of_limit"),
         "oom_kills": summary.get("oom_kills"),
         "restarts": summary.get("total_restarts"),
@@ -148,16 +183,51 @@ def _kubernetes(result):
     }
 
 
-def _prometheus(result, limit_bytes):
+def _mib(value):
+    return None if _number(value) is None else round(value / MIB, 2)
+
+
+def _round(value, digits):
+    return None if _number(value) is None else round(value, digits)
+
+
+def _prometheus(result, facts):
     aggregate = result.get("aggregate") or {}
+    limit_bytes = facts["limit_bytes"]
     history = aggregate.get("history_seconds")
-    growth = aggregate.get("growth_per_hour_max")
+    persistent = aggregate.get("persistent_growth_per_hour")
     p95 = aggregate.get("p95_max")
+    lifetime = aggregate.get("lifetime_seconds_max")
+    share = aggregate.get("regression_share")
+    usage_pct = facts.get("usage_max_pct")
+    hours_to_limit = None
+    if limit_bytes and usage_pct is not None and _number(persistent) and persistent > 0:
+        hours_to_limit = round(max(0.0, limit_bytes * (1 - usage_pct / 100.0)) / persistent, 2)
     return {
         "history_hours": None if history is None else round(history / 3600.0, 2),
-        "growth_mib_per_hour": None if growth is None else round(growth / MIB, 2),
+        "growth_mib_per_hour": _mib(persistent),
+        "growth_early_mib_per_hour": _mib(aggregate.get("early_growth_per_hour")),
+        "growth_window_mib_per_hour": _mib(aggregate.get("growth_per_hour_max")),
+        "lifetime_hours": None if not _number(lifetime) else round(lifetime / 3600.0, 2),
+        "restarts_seen": aggregate.get("restarts_seen"),
+        "lifetimes_ended_at_limit": aggregate.get("lifetimes_ended_at_limit"),
+        "hours_to_limit": hours_to_limit,
         "p95_pct": None if p95 is None or not limit_bytes else round(100.0 * p95 / limit_bytes, 1),
         "session_correlation": aggregate.get("correlation_r"),
+        "session_memory_share_pct": None if _number(share) is None else round(100.0 * share, 1),
+        "session_bytes_per_session": _round(aggregate.get("regression_slope"), 1),
+        "session_fit_r2": _round(aggregate.get("regression_r2"), 3),
+        "age_fit_r2": _round(aggregate.get("regression_r2_age"), 3),
+        "session_change_r": None if aggregate.get("regression_collinear") else _round(
+            aggregate.get("regression_change_r"), 3),
+        "growth_unexplained_mib_per_hour": None if aggregate.get("regression_collinear") else _mib(
+            aggregate.get("regression_unexplained_per_hour")),
+        "sessions_moved_pct": None if _number(aggregate.get("regression_load_moved")) is None else round(
+            100.0 * aggregate["regression_load_moved"], 1),
+        "session_gain_r2": None if aggregate.get("regression_collinear") else _round(
+            aggregate.get("regression_gain_load"), 3),
+        "age_gain_r2": None if aggregate.get("regression_collinear") else _round(
+            aggregate.get("regression_gain_age"), 3),
     }
 
 
@@ -190,6 +260,7 @@ def _redis(result):
         "redis_client_addrs": None if rows is None else len(rows),
         "redis_maxmemory_bytes": server.get("maxmemory_bytes"),
         "redis_maxmemory_policy": server.get("maxmemory_policy"),
+        "redis_used_memory_pct": _pct(server.get("used_memory_bytes"), server.get("maxmemory_bytes")),
         "redis_slowlog_keys": _get(slowlog, "entries") if isinstance(slowlog, dict) else None,
     }
 
@@ -346,7 +417,7 @@ def _window(result):
 # Each source's extractor, in the order they run: prometheus reads the limit kubernetes found.
 _EXTRACT = {
     "kubernetes": lambda result, facts: _kubernetes(result),
-    "prometheus": lambda result, facts: _prometheus(result, facts["limit_bytes"]),
+    "prometheus": _prometheus,
     "redis": lambda result, facts: _redis(result),
     "mongodb": lambda result, facts: _mongodb(result),
     "agent": lambda result, facts: _agent(result),

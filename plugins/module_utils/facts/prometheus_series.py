@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from ansible_collections.bruno.ops.plugins.module_utils.durations import parse_duration, parse_time
-from ansible_collections.bruno.ops.plugins.module_utils.facts import series_stats
+from ansible_collections.bruno.ops.plugins.module_utils.facts import lifetimes, series_stats
 
 MAX_POINTS_PER_SERIES = 11000  # Prometheus refuses range queries that would return more per series
 AUTO_STEP_POINTS = 720  # the default step aims at this many points (one per 30 s over 6 h)
@@ -105,8 +105,12 @@ def pair_series(labels, others):
     return series_stats.sum_series([points for _labels, points in others]), "sum of %d series" % len(others)
 
 
-def summarize_series(parsed, limit=None, correlate_with=None, return_points=False, max_points=200):
-    """One summary dict per series, sorted by labels, and how many non-finite values were dropped."""
+def summarize_series(parsed, limit=None, correlate_with=None, return_points=False, max_points=200, *,
+                     regress_on=None):
+    """One summary dict per series, sorted by labels, and how many non-finite values were dropped.
+
+    Each summary has `lifetimes` (growth judged per container lifetime, see lifetimes.py) and, with `regress_on`
+    (series of a load such as the session count), `regression` of the series on it."""
     summaries, dropped = [], 0
     for labels, raw_points in sorted(parsed, key=lambda item: sorted(item[0].items())):
         points, bad = series_stats.finite(raw_points)
@@ -118,6 +122,21 @@ def summarize_series(parsed, limit=None, correlate_with=None, return_points=Fals
             other, how = pair_series(labels, correlate_with)
             r, rho, pairs = series_stats.correlate(points, other)
             summary["correlation"] = {"r": r, "spearman": rho, "pairs": pairs, "paired_with": how}
+        load = None
+        if regress_on:
+            load, _how = pair_series(labels, regress_on)
+            load, _bad = series_stats.finite(load)
+        judged = lifetimes.analyse(points, limit, load)
+        summary["lifetimes"] = {
+            "restarts_seen": judged["restarts"], "judged": len(judged["lifetimes"]),
+            "persistent_growth_per_hour": judged["persistent_per_hour"],
+            "early_growth_per_hour": judged["early_per_hour"],
+            "longest_seconds": judged["lifetime_seconds"],
+            "ended_at_limit": judged["at_limit"],
+            "each": [{"seconds": j["seconds"], "persistent_per_hour": j["persistent_per_hour"],
+                      "first_third_per_hour": j["thirds_per_hour"][0], "max": j["max"]} for j in judged["lifetimes"]],
+        }
+        summary["regression"] = judged["regression"]
         if return_points:
             summary["points"] = [[t, v] for t, v in series_stats.downsample(points, max_points)]
         summaries.append(summary)
@@ -131,7 +150,7 @@ def aggregate(summaries):
 
     firsts, lasts = known("first_timestamp"), known("last_timestamp")
     rs = [s["correlation"]["r"] for s in summaries if s.get("correlation") and s["correlation"]["r"] is not None]
-    return {
+    result = {
         "series": len(summaries),
         "samples": sum(s["samples"] for s in summaries),
         "max": max(known("max"), default=None),
@@ -141,4 +160,42 @@ def aggregate(summaries):
         "projected_seconds_to_limit_min": min(known("projected_seconds_to_limit"), default=None),
         "history_seconds": (max(lasts) - min(firsts)) if firsts and lasts else None,
         "correlation_r": max(rs, key=abs) if rs else None,
+    }
+    result.update(_lifetime_aggregate(summaries))
+    return result
+
+
+def _median_of(values):
+    values = [v for v in values if v is not None]
+    return series_stats.median(values) if values else None
+
+
+def _lifetime_aggregate(summaries):
+    """Figures over the pods' lifetimes and regressions: medians, since a leak or a per-session cost is the code's
+    and shows in every replica, and one odd pod (a fresh one warming up) must not decide."""
+    lives = [s.get("lifetimes") or {} for s in summaries]
+    fits = [s.get("regression") for s in summaries if s.get("regression")]
+    # every pod's lifetimes together, each weighing by its length (lifetimes.combine)
+    each = [{"seconds": j["seconds"], "persistent_per_hour": j["persistent_per_hour"], "max": j["max"],
+             "thirds_per_hour": [j["first_third_per_hour"], None, None]} for x in lives for j in x.get("each") or []]
+    combined = lifetimes.combine(each)
+    combined["lifetime_seconds"] = combined["lifetime_seconds"]
+    return {
+        "persistent_growth_per_hour": combined["persistent_per_hour"],
+        "early_growth_per_hour": combined["early_per_hour"],
+        "lifetime_seconds_max": combined["lifetime_seconds"],
+        "lifetimes_ended_at_limit": sum(x.get("ended_at_limit") or 0 for x in lives),
+        "restarts_seen": sum(x.get("restarts_seen") or 0 for x in lives),
+        "regression_share": _median_of(f.get("share") for f in fits),
+        "regression_slope": _median_of(f.get("slope") for f in fits),
+        "regression_r2": _median_of(f.get("r2") for f in fits),
+        "regression_r2_age": _median_of(f.get("r2_age") for f in fits),
+        "regression_change_r": _median_of(f.get("change_r") for f in fits),
+        "regression_unexplained_per_hour": _median_of(f.get("unexplained_per_hour") for f in fits),
+        "regression_gain_load": _median_of(f.get("gain_load") for f in fits),
+        "regression_gain_age": _median_of(f.get("gain_age") for f in fits),
+        "regression_collinear": None if not fits else sum(1 for f in fits if f.get("collinear")) * 2 > len(fits),
+        "regression_load_range": None if not fits else [min(f["x_min"] for f in fits), max(f["x_max"] for f in fits)],
+        "regression_load_last": None if not fits else max(f["x_last"] for f in fits),
+        "regression_load_moved": _median_of(f.get("x_range") for f in fits),
     }

@@ -74,18 +74,23 @@ def theil_sen(points, max_points=MAX_SLOPE_POINTS):
     return slope, level
 
 
-def pearson(xs, ys):
-    """Pearson correlation coefficient of two equally long sequences; None if < 3 pairs or no variance."""
-    n = len(xs)
-    if n != len(ys) or n < 3:
+def moments(xs, ys):
+    """(mean x, mean y, Sxx, Syy, Sxy) of two equally long sequences; None with fewer than 3 pairs."""
+    if len(xs) != len(ys) or len(xs) < 3:
         return None
     mx, my = mean(xs), mean(ys)
     sxx = sum((x - mx) ** 2 for x in xs)
     syy = sum((y - my) ** 2 for y in ys)
-    if sxx <= 0 or syy <= 0:
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    return mx, my, sxx, syy, sxy
+
+
+def pearson(xs, ys):
+    """Pearson correlation coefficient of two equally long sequences; None if < 3 pairs or no variance."""
+    m = moments(xs, ys)
+    if m is None or m[2] <= 0 or m[3] <= 0:
         return None
-    sxy = sum((xs[i] - mx) * (ys[i] - my) for i in range(n))
-    return max(-1.0, min(1.0, sxy / math.sqrt(sxx * syy)))
+    return max(-1.0, min(1.0, m[4] / math.sqrt(m[2] * m[3])))
 
 
 def ranks(values):
@@ -197,3 +202,36 @@ def summarize(points, limit=None, max_slope_points=MAX_SLOPE_POINTS):
             elif slope > 0:
                 result["projected_seconds_to_limit"] = (limit - level) / slope
     return result
+
+
+def least_squares(xs, ys):
+    """(slope, intercept, r2) of the least-squares line of ys on xs; None with < 3 pairs or no variance in xs."""
+    m = moments(xs, ys)
+    if m is None or m[2] <= 0:
+        return None
+    mx, my, sxx, syy, sxy = m
+    slope = sxy / sxx
+    r2 = 1.0 if syy <= 0 else max(0.0, min(1.0, sxy * sxy / (sxx * syy)))
+    return slope, my - slope * mx, r2
+
+
+def least_squares_two(x1s, x2s, ys):
+    """(b1, b2, intercept, r2) of ys on two regressors; None with < 4 points or regressors without variance or
+    collinear (no unique fit)."""
+    n = len(ys)
+    if n < 4 or len(x1s) != n or len(x2s) != n:
+        return None
+    m1, m2, my = mean(x1s), mean(x2s), mean(ys)
+    s11 = sum((a - m1) ** 2 for a in x1s)
+    s22 = sum((b - m2) ** 2 for b in x2s)
+    s12 = sum((a - m1) * (b - m2) for a, b in zip(x1s, x2s, strict=True))
+    s1y = sum((a - m1) * (y - my) for a, y in zip(x1s, ys, strict=True))
+    s2y = sum((b - m2) * (y - my) for b, y in zip(x2s, ys, strict=True))
+    syy = sum((y - my) ** 2 for y in ys)
+    det = s11 * s22 - s12 * s12
+    if s11 <= 0 or s22 <= 0 or det <= 1e-12 * s11 * s22:
+        return None
+    b1 = (s22 * s1y - s12 * s2y) / det
+    b2 = (s11 * s2y - s12 * s1y) / det
+    r2 = 1.0 if syy <= 0 else max(0.0, min(1.0, (b1 * s1y + b2 * s2y) / syy))
+    return b1, b2, my - b1 * m1 - b2 * m2, r2

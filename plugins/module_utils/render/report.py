@@ -46,18 +46,47 @@ def _findings(verdict):
     return lines
 
 
+def _named(verdict):
+    """The causes the headline names (primary, then also), as ranked entries."""
+    by_name = {cause["cause"]: cause for cause in verdict.get("causes") or []}
+    return [by_name[name] for name in [verdict["primary"], *(verdict.get("also") or [])] if name in by_name]
+
+
+def _why(verdict):
+    """Why, in words: the pressure, each named cause's evidence, the warnings, and what would change the verdict."""
+    lines = ["", "## Why", ""]
+    pressure = verdict.get("pressure") or []
+    lines.append("- **Memory pressure:** %s" % ("; ".join(pressure) if pressure else "none"))
+    for cause in _named(verdict):
+        lines.append("- **%s** (confidence %.2f): %s" % (_cause_label(cause["cause"]), cause["confidence"],
+                                                          cause.get("why") or "no evidence in words"))
+    for warning in verdict.get("warnings") or []:
+        lines.append("- **Warning:** %s" % warning["text"])
+    changes = verdict.get("would_change") or []
+    if changes:
+        lines.append("- **What would change the verdict:** %s" % "; ".join(changes))
+    return lines
+
+
+def _step_line(step):
+    extra = " ".join("%s=%s" % (k, json.dumps(v, sort_keys=True)) for k, v in sorted(
+        (step.get("extra_vars") or {}).items()))
+    serves = " (for %s)" % " and ".join(step["causes"]) if step.get("causes") else ""
+    return "1. `%s`%s%s" % (step["playbook"], " with %s" % extra if extra else "", serves)
+
+
 def _what_to_do(verdict):
-    causes = verdict.get("causes") or []
-    if verdict["primary"] in ("none", "unknown") or not causes:
+    named = _named(verdict)
+    if verdict["primary"] in ("none", "unknown") or not named:
         return []
-    fix = causes[0]["fix"]
-    lines = ["", "## What to do", "", fix["summary"], ""]
-    for step in fix["playbooks"]:
-        extra = " ".join("%s=%s" % (k, json.dumps(v, sort_keys=True)) for k, v in sorted(
-            (step.get("extra_vars") or {}).items()))
-        lines.append("1. `%s`%s" % (step["playbook"], " with %s" % extra if extra else ""))
-    for advice in fix.get("advice") or []:
-        lines.append("- %s" % advice)
+    lines = ["", "## What to do", ""]
+    lines += [cause["fix"]["summary"] for cause in named] + [""]
+    plan = verdict.get("plan") or {}
+    steps = plan.get("steps") if plan.get("steps") is not None else named[0]["fix"]["playbooks"]
+    lines += [_step_line(step) for step in steps]
+    lines += ["- %s" % note for note in plan.get("merged") or []]
+    for cause in named:
+        lines += ["- %s" % advice for advice in cause["fix"].get("advice") or []]
     return lines
 
 
@@ -95,6 +124,7 @@ def render_markdown(doc):
         "- **Verdict:** **%s**: %s" % (_cause_label(verdict["primary"]), verdict["headline"]),
         "- **Memory:** %s%% of the limit at most" % _fmt_value(verdict.get("usage_pct_of_limit")),
     ]
+    lines += _why(verdict)
     lines += _findings(verdict)
     lines += _what_to_do(verdict)
     lines += [
@@ -181,6 +211,12 @@ def render_html(doc):
     found = "".join("<li class='%s'><b>%s</b>: %s</li>" % (
         html.escape(f["severity"]), html.escape(f["title"]), html.escape(f["detail"]))
         for f in verdict.get("findings") or [])
+    why = "".join("<li><b>%s</b> (confidence %.2f): %s</li>" % (
+        html.escape(_cause_label(c["cause"])), c["confidence"], html.escape(c.get("why") or "no evidence in words"))
+        for c in _named(verdict))
+    why += "".join("<li>%s</li>" % html.escape(w["text"]) for w in verdict.get("warnings") or [])
+    if verdict.get("would_change"):
+        why += "<li>What would change the verdict: %s</li>" % html.escape("; ".join(verdict["would_change"]))
     charts = "".join(
         "<h3>%s</h3>%s" % (html.escape(str(one.get("pod"))), svg_chart([one], doc.get("limit_bytes")))
         for one in doc.get("series") or []) or svg_chart([], None)
@@ -189,11 +225,12 @@ def render_html(doc):
         "<style>body{font-family:sans-serif;max-width:960px;margin:2em auto}td,th{border:1px solid #ccc;"
         "padding:4px 8px}table{border-collapse:collapse}.verdict{font-size:1.3em}pre{background:#f6f6f6;"
         "padding:1em;overflow:auto}.critical{color:#b00}</style></head><body>"
-        "<h1>%(title)s</h1><p class='verdict'><b>%(primary)s</b>: %(headline)s</p>%(findings)s"
+        "<h1>%(title)s</h1><p class='verdict'><b>%(primary)s</b>: %(headline)s</p><ul class='why'>%(why)s</ul>"
+        "%(findings)s"
         "<h2>Memory over time</h2>%(charts)s"
         "<h2>Causes</h2><table><tr><th>#</th><th>cause</th><th>confidence</th><th>fix</th></tr>%(rows)s</table>"
         "<h2>Full report</h2><pre>%(markdown)s</pre></body></html>"
     ) % {"title": html.escape(doc.get("title", "agent-bruno memory diagnosis")),
          "primary": html.escape(_cause_label(verdict["primary"])), "headline": html.escape(verdict["headline"]),
          "findings": "<h2>Findings</h2><ul>%s</ul>" % found if found else "",
-         "charts": charts, "rows": rows, "markdown": html.escape(markdown)}
+         "charts": charts, "rows": rows, "markdown": html.escape(markdown), "why": why}

@@ -66,8 +66,10 @@ def test_healthy():
 def test_pool_exhaustion(pool_in_use_pct, missing):
     case = KIND_CASES["pool-exhaustion"]
     hold = held(case)
+    leaked = case["knobs"]["leak"]["bytes"]
     facts = dict(
         FRESH,
+        usage_max_pct=FRESH["usage_max_pct"] + 100.0 * leaked / FRESH["limit_bytes"],
         redis_clients=BASELINE_REDIS_CLIENTS + hold["redis"],
         pool_in_use_pct=pool_in_use_pct,
     )
@@ -93,3 +95,11 @@ def agent_env():
     (deployment,) = [item for item in items if item["kind"] == "Deployment"]
     (container,) = [c for c in deployment["spec"]["template"]["spec"]["containers"] if c["name"] == "agent-bruno"]
     return {item["name"]: int(item["value"]) for item in container["env"] if str(item.get("value", "")).isdigit()}
+
+
+def test_pool_exhaustion_without_memory_pressure_is_a_warning_beside_none():
+    """The held connections alone, at 5 % of the limit: no memory problem, the pool said as a warning."""
+    facts = dict(FRESH, redis_clients=BASELINE_REDIS_CLIENTS + held(KIND_CASES["pool-exhaustion"])["redis"])
+    verdict = decide(facts, NO_PROMETHEUS)
+    assert verdict["primary"] == "none"
+    assert [w["cause"] for w in verdict["warnings"]] == ["connection_pool_exhaustion"]

@@ -12,6 +12,7 @@ A cause module declares (see too_many_sessions.py for one written out):
   names owned by another cause that it reads too;
 - score(facts, t): its own evidence in [0, 1] or None (no usable evidence); or a dict with that under "score"
   plus named signals other causes can be explained by. `facts` holds only its FACTS, `t` only its thresholds;
+- why(facts, t) (optional): the evidence in words, each number with what it was compared to;
 - EXPLAINED_BY: {cause: strength(facts, t, signals of that cause)}: how much of its score another cause
   explains, in [0, 1] or None (unknown). The strongest explanation comes off: score × (1 − strongest). An
   explaining cause comes earlier in the registry.
@@ -42,6 +43,7 @@ class Cause:
         self.shared_thresholds = tuple(getattr(module, "SHARED_THRESHOLDS", ()))
         self.explained_by = dict(getattr(module, "EXPLAINED_BY", {}))
         self._score = module.score
+        self._why = getattr(module, "why", None)
 
     def own_facts(self, facts):
         return {name: facts.get(name) for name in self.facts}
@@ -53,6 +55,10 @@ class Cause:
         """{"score": ..., other signals} from the cause's score, before any explanation."""
         result = self._score(own_facts, own_t)
         return dict(result) if isinstance(result, dict) else {"score": result}
+
+    def why(self, facts, t):
+        """The evidence in words (None when the module says none). `facts` and `t` are the whole sets."""
+        return None if self._why is None else self._why(facts, t)
 
     def __repr__(self):
         return "Cause(%s)" % self.name

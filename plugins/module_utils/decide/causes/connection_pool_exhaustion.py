@@ -65,3 +65,23 @@ def score(facts, t):
     if held is None:
         return best(None if logged is None else 0.5 * logged, None if symptoms is None else 0.3 * symptoms)
     return min(1.0, held * (1.0 + 0.2 * (best(logged, symptoms) or 0.0)))
+
+
+def why(facts, t):
+    parts = []
+    if facts.get("redis_clients_top_addr") is not None:
+        parts.append("%d Redis connections from the busiest pod address (threshold %d)" % (
+            facts["redis_clients_top_addr"], t["redis_clients_per_addr_many"]))
+    elif facts.get("redis_clients") is not None:
+        parts.append("%d Redis connections in all (threshold %d)" % (facts["redis_clients"], t["redis_clients_many"]))
+    if facts.get("mongo_connections") is not None:
+        parts.append("%d MongoDB connections (threshold %d)" % (facts["mongo_connections"],
+                                                                 t["mongo_connections_many"]))
+    if facts.get("log_pool_error_lines"):
+        parts.append("%d pool errors in the logs" % facts["log_pool_error_lines"])
+    if facts.get("http_5xx_pct"):
+        parts.append("%.1f%% of requests 5xx (threshold %.0f%%)" % (facts["http_5xx_pct"], t["http_5xx_pct_high"]))
+    if facts.get("chat_latency_p95_seconds") is not None:
+        parts.append("chat p95 %.1f s (threshold %.0f s)" % (facts["chat_latency_p95_seconds"],
+                                                             t["chat_latency_p95_slow"]))
+    return "; ".join(parts) or "no connection figures"

@@ -15,7 +15,11 @@ RESULTS = {
     "kubernetes": {"summary": {"limits_bytes": [GIB], "max_usage_pct_of_limit": 88.0, "oom_kills": 0,
                                "total_restarts": 0}},
     "prometheus": {"aggregate": {"history_seconds": 6 * 3600, "growth_per_hour_max": 40 * 2 ** 20,
-                                 "p95_max": 0.8 * GIB, "correlation_r": 0.93}},
+                                 "p95_max": 0.8 * GIB, "correlation_r": 0.93,
+                                 # the working set moves with the session count (regress_on), as much as with age
+                                 "persistent_growth_per_hour": 40 * 2 ** 20, "lifetime_seconds_max": 6 * 3600,
+                                 "regression_share": 0.49, "regression_slope": 1500.0, "regression_r2": 0.97,
+                                 "regression_r2_age": 0.96, "regression_collinear": True}},
     "redis": {"count": 300000, "ttl": {"without_ttl_pct": 40.0}, "context_length": {"p95": 12},
               "memory": {"mean_bytes": 4000}, "server": {"connected_clients": 12}},
     "mongodb": {"connections": {"current": None}},
@@ -43,6 +47,8 @@ def test_the_verdict_carries_each_cause_fix(capsys):
             expected["advice"] = FIXES[cause["fix_id"]]["advice"]
         assert cause["fix"] == expected
     assert verdict["causes"][0]["fix"]["summary"] == verdict["headline"]
+    assert verdict["plan"]["steps"] == [dict(step, causes=["too_many_sessions"])
+                                        for step in verdict["causes"][0]["fix"]["playbooks"]]
     assert result["sources"]["kubernetes"] is True and result["facts"]["sessions"] == 300000
 
 
@@ -65,6 +71,7 @@ def test_a_wrong_threshold_fails_with_one_clear_error(capsys, thresholds, messag
 
 
 def test_thresholds_in_bounds_change_the_verdict(capsys):
-    _rc, result = run_main(capsys, {"results": RESULTS, "thresholds": {"sessions_many": "1000000"}})
-    assert result["verdict"]["thresholds"]["sessions_many"] == 1000000.0
-    assert result["verdict"]["primary"] == "unknown"  # 300k sessions are no longer many
+    _rc, result = run_main(capsys, {"results": RESULTS, "thresholds": {"session_memory_share_pct": "100"}})
+    assert result["verdict"]["thresholds"]["session_memory_share_pct"] == 100.0
+    # sessions that account for 49 % of the working set are no longer enough: the growth is no longer theirs
+    assert result["verdict"]["primary"] == "memory_leak"

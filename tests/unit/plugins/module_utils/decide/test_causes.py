@@ -95,7 +95,7 @@ FAKE = types.SimpleNamespace(
     NAME="log_flood", SUMMARY="Quieten the logs", FIX="log_flood", NEEDS=("logs",),
     FACTS=("log_memory_lines",), EVIDENCE=("log_memory_lines",),
     THRESHOLDS={"log_memory_lines_many": (10, 1, 1000, "a handful of memory errors is a pattern")},
-    EXPLAINED_BY={"too_many_sessions": signal("many")},
+    EXPLAINED_BY={"too_many_sessions": signal("mechanism")},
     score=lambda facts, t: ramp(facts["log_memory_lines"], 0, t["log_memory_lines_many"]),
 )
 WITH_FAKE = REGISTRY + (causes.Cause(FAKE),)
@@ -109,7 +109,7 @@ def test_a_sixth_cause_is_ranked_without_engine_changes():
     top = decided["causes"][0]
     assert top == {"cause": "log_flood", "confidence": 1.0, "score": 1.0, "coverage": 1.0,
                    "evidence": {"log_memory_lines": 40}, "missing_sources": [], "missing_facts": {},
-                   "fix_id": "log_flood"}
+                   "fix_id": "log_flood", "why": None}
     assert decided["thresholds"]["log_memory_lines_many"] == 10
     assert sorted(c["cause"] for c in decided["causes"][1:]) == sorted(causes.NAMES)
 
@@ -117,9 +117,15 @@ def test_a_sixth_cause_is_ranked_without_engine_changes():
 def test_a_sixth_cause_has_its_thresholds_and_explanations():
     lowered = verdict.decide(dict(HIGH, log_memory_lines=5), ALL, {"log_memory_lines_many": 5}, causes=WITH_FAKE)
     assert lowered["primary"] == "log_flood"
-    explained = verdict.decide(dict(HIGH, sessions=10 ** 6), ALL, causes=WITH_FAKE)
+    # the working set moves with the sessions over six hours: they explain all of it
+    moving = dict(HIGH, sessions=10 ** 6, session_memory_share_pct=60.0, session_fit_r2=0.9, age_fit_r2=0.2,
+                  history_hours=6.0)
+    explained = verdict.decide(moving, ALL, causes=WITH_FAKE)
     fake = next(c for c in explained["causes"] if c["cause"] == "log_flood")
-    assert fake["score"] == 0.0  # many sessions explain all of it
+    assert fake["score"] == 0.0
+    # many sessions alone, memory not shown to move with them, explain nothing
+    alone = verdict.decide(dict(HIGH, sessions=10 ** 6), ALL, causes=WITH_FAKE)
+    assert next(c for c in alone["causes"] if c["cause"] == "log_flood")["score"] == 1.0
     with pytest.raises(errors.BrunoOpsError, match="unknown name"):
         verdict.decide(HIGH, ALL, {"log_memory_lines_many": 5})  # not in the real registry
 
@@ -145,7 +151,7 @@ def test_coverage_lowers_confidence():
     ({"sessions_many": 0},
      r"thresholds.sessions_many: 0 is outside the allowed range 1 to 1000000000 \(default 50000\)"),
     ({"healthy_usage_pct": 101}, "thresholds.healthy_usage_pct: 101 is outside the allowed range 1 to 100"),
-    ({"session_correlation": -0.1}, "thresholds.session_correlation: -0.1 is outside the allowed range 0 to 1"),
+    ({"session_memory_share_pct": 0}, "thresholds.session_memory_share_pct: 0 is outside the allowed range 1 to 100"),
     ({"sessions_many": "many"}, "thresholds.sessions_many: 'many' is not a number"),
     ({"sessions_many": True}, "thresholds.sessions_many: True is not a number"),
     ({"sessions_many": None}, "thresholds.sessions_many: None is not a number"),
@@ -157,8 +163,8 @@ def test_thresholds_are_checked(overrides, message):
 
 
 def test_thresholds_in_bounds_are_taken():
-    t = verdict.resolve_thresholds({"sessions_many": 1000, "leak_max_correlation": "0.5", "high_usage_pct": 100})
-    assert t["sessions_many"] == 1000 and t["leak_max_correlation"] == 0.5 and t["high_usage_pct"] == 100
+    t = verdict.resolve_thresholds({"sessions_many": 1000, "leak_growth_pct_per_hour": "0.5", "high_usage_pct": 100})
+    assert t["sessions_many"] == 1000 and t["leak_growth_pct_per_hour"] == 0.5 and t["high_usage_pct"] == 100
     assert verdict.resolve_thresholds() == verdict.DEFAULT_THRESHOLDS
     assert verdict.resolve_thresholds(None) is not verdict.DEFAULT_THRESHOLDS
 

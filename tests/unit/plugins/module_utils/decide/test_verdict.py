@@ -4,6 +4,7 @@ import pytest
 
 from ansible_collections.bruno.ops.plugins.module_utils.change.fixes import FIXES
 from ansible_collections.bruno.ops.plugins.module_utils.decide.verdict import decide
+from ansible_collections.bruno.ops.plugins.module_utils.facts.diagnosis_facts import FACTS as FACT_SOURCES
 
 ALL = {s: True for s in ("kubernetes", "prometheus", "redis", "mongodb", "agent", "logs")}
 
@@ -22,17 +23,24 @@ HEALTHY = {
     "active_sessions_gauge": 800, "http_requests": 5000, "http_5xx_pct": 0.0, "chat_requests": 4000,
     "chat_latency_p95_seconds": 1.2, "memory_op_error_pct": 0.0, "mongo_save_failures": None, "ready_degraded": 0,
     "log_pool_error_lines": 0, "log_timeout_lines": 0, "log_persistence_error_lines": 0,
+    # the history, judged per container lifetime, and the working set against the session count
+    "request_bytes": 2 ** 29, "growth_early_mib_per_hour": 3.0, "growth_window_mib_per_hour": 0.8,
+    "lifetime_hours": 6.0, "lifetimes_ended_at_limit": 0, "restarts_seen": 0, "hours_to_limit": None,
+    "session_memory_share_pct": 2.0, "session_bytes_per_session": 30.0, "session_fit_r2": 0.1, "age_fit_r2": 0.1,
+    "session_gain_r2": None, "age_gain_r2": None, "redis_used_memory_pct": None,
 }
 
 SCENARIOS = {
     "session-flood": dict(HEALTHY, usage_max_pct=88.0, p95_pct=80.0, sessions=300000, sessions_without_ttl_pct=40.0,
-                          session_correlation=0.93, growth_mib_per_hour=40.0),
+                          session_correlation=0.93, growth_mib_per_hour=40.0, session_memory_share_pct=49.0,
+                          session_fit_r2=0.97, age_fit_r2=0.96),
     "pool-exhaustion": dict(HEALTHY, usage_max_pct=86.0, p95_pct=82.0, redis_clients=450, redis_clients_top_addr=420,
                             redis_clients_pct_of_max=4.5),
     "memory-leak": dict(HEALTHY, usage_max_pct=85.0, p95_pct=75.0, growth_mib_per_hour=60.0, history_hours=6.0,
-                        session_correlation=0.05),
+                        session_correlation=0.05, age_fit_r2=0.98, hours_to_limit=2.5),
     "large-contexts": dict(HEALTHY, usage_max_pct=87.0, p95_pct=84.0, sessions=400, context_p95_messages=900,
-                           session_mean_bytes=2_000_000),
+                           session_mean_bytes=2_000_000, session_memory_share_pct=45.0, session_fit_r2=0.95,
+                           age_fit_r2=0.95, growth_mib_per_hour=48.0),
     "undersized-limit": dict(HEALTHY, usage_max_pct=93.0, p95_pct=91.0, growth_mib_per_hour=1.0),
     "oom-loop": dict(HEALTHY, usage_max_pct=97.0, p95_pct=95.0, oom_kills=6, restarts=6, growth_mib_per_hour=2.0),
 }
@@ -63,15 +71,17 @@ def test_each_scenario_ranks_its_cause_first(scenario):
 
 
 def test_missing_source_lowers_confidence():
+    """Without Prometheus nothing shows the working set moving with the sessions: a hint, not a verdict."""
     full = decide(SCENARIOS["session-flood"], ALL)["causes"][0]
     partial_sources = dict(ALL, prometheus="connection refused")
-    facts = dict(SCENARIOS["session-flood"], session_correlation=None, growth_mib_per_hour=None, p95_pct=None,
-                 history_hours=None)
+    prometheus_facts = [name for name, source in FACT_SOURCES.items() if source == "prometheus"]
+    facts = dict(SCENARIOS["session-flood"], **dict.fromkeys(prometheus_facts))
     partial = decide(facts, partial_sources)
-    top = partial["causes"][0]
-    assert top["cause"] == "too_many_sessions"
-    assert top["confidence"] < full["confidence"]
-    assert top["missing_sources"] == ["prometheus"]
+    sessions = next(c for c in partial["causes"] if c["cause"] == "too_many_sessions")
+    assert full["cause"] == "too_many_sessions"
+    assert sessions["confidence"] < 0.5 < full["confidence"]
+    assert sessions["missing_sources"] == ["prometheus"]
+    assert partial["primary"] == "unknown"
     assert partial["unavailable_sources"] == {"prometheus": "connection refused"}
 
 
@@ -88,18 +98,25 @@ def test_high_memory_without_evidence_is_unknown_not_a_guess():
     assert "no cause has enough evidence" in verdict["headline"]
 
 
-def test_contradictory_evidence_is_unknown():
+def test_two_strong_causes_are_both_said():
     facts = dict(SCENARIOS["session-flood"], redis_clients=450, redis_clients_top_addr=420,
                  log_pool_error_lines=50, mongo_connections=300, mongo_connections_pct=40.0, pool_in_use_pct=100.0)
     verdict = decide(facts, ALL)
-    assert verdict["primary"] == "unknown"
-    assert "two ways" in verdict["headline"]
+    assert {verdict["primary"], *verdict["also"]} == {"too_many_sessions", "connection_pool_exhaustion"}
+    assert verdict["headline"].startswith("two causes: ")
 
 
 def test_growth_that_follows_sessions_is_not_a_leak():
-    facts = dict(SCENARIOS["memory-leak"], session_correlation=0.95)
+    facts = dict(SCENARIOS["memory-leak"], session_memory_share_pct=60.0, session_fit_r2=0.95, age_fit_r2=0.9)
     leak = next(c for c in decide(facts, ALL)["causes"] if c["cause"] == "memory_leak")
     assert leak["confidence"] < 0.5
+
+
+def test_growth_that_age_explains_beyond_the_sessions_stays_a_leak():
+    """Restarts reset the age, not the sessions: with both fitted, age adding a lot beyond sessions is a leak."""
+    facts = dict(SCENARIOS["memory-leak"], session_memory_share_pct=60.0, session_fit_r2=0.6, age_fit_r2=0.9,
+                 session_gain_r2=0.0, age_gain_r2=0.35)
+    assert decide(facts, ALL)["primary"] == "memory_leak"
 
 
 # --------------------------------------------------------------------------- pool trouble without pool gauges

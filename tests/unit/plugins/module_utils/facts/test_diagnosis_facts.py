@@ -17,15 +17,21 @@ GIB = 2 ** 30
 RESULTS = {
     "kubernetes": {"changed": False, "summary": {
         "limits_bytes": [GIB, 2 * GIB], "max_usage_pct_of_limit": 88.4, "oom_kills": 2, "total_restarts": 5},
-        "pods": [{"containers": [{"env_names": ["SESSION_TTL", "REDIS_URL"]}]},
+        "pods": [{"containers": [{"env_names": ["SESSION_TTL", "REDIS_URL"], "request_bytes": GIB // 2}]},
                  {"containers": [{"env_names": ["PORT"]}, {"env_names": []}]}]},
     "prometheus": {"changed": False, "aggregate": {
-        "history_seconds": 5400, "growth_per_hour_max": 41 * MIB, "p95_max": 1.5 * GIB, "correlation_r": 0.93}},
+        "history_seconds": 5400, "growth_per_hour_max": 41 * MIB, "p95_max": 1.5 * GIB, "correlation_r": 0.93,
+        "persistent_growth_per_hour": 40 * MIB, "early_growth_per_hour": 60 * MIB, "lifetime_seconds_max": 5400,
+        "lifetimes_ended_at_limit": 0, "restarts_seen": 1, "regression_share": 0.5, "regression_slope": 1500.0,
+        "regression_r2": 0.9, "regression_r2_age": 0.7, "regression_gain_load": 0.21, "regression_gain_age": 0.01,
+        "regression_change_r": None, "regression_unexplained_per_hour": None, "regression_load_moved": 0.4,
+        "regression_collinear": False}},
     "redis": {"changed": False, "count": 300000, "ttl": {"without_ttl_pct": 40.0},
               "context_length": {"p95": 120, "mean": 7.5}, "memory": {"mean_bytes": 9000},
               "idle": {"lt_1m": 10, "lt_10m": 15, "lt_1h": 25, "lt_24h": 50, "ge_24h": 0},
               "server": {"connected_clients": 450, "maxclients": 1000, "maxmemory_bytes": 0,
-                         "maxmemory_policy": "noeviction", "slowlog_keys": {"entries": 3, "max_duration_us": 9000},
+                         "maxmemory_policy": "noeviction", "used_memory_bytes": 10 ** 8,
+                         "slowlog_keys": {"entries": 3, "max_duration_us": 9000},
                          "clients_by_addr": [{"addr": "10.0.0.7", "connections": 420, "names": []},
                                              {"addr": "10.0.0.8", "connections": 30, "names": []}]}},
     "mongodb": {"changed": False, "connections": {"current": 37, "available": 963},
@@ -69,14 +75,20 @@ RESULTS = {
 }
 
 EXPECTED = {
-    "limit_bytes": 2 * GIB, "usage_max_pct": 88.4, "oom_kills": 2, "restarts": 5,
+    "limit_bytes": 2 * GIB, "request_bytes": GIB // 2, "usage_max_pct": 88.4, "oom_kills": 2, "restarts": 5,
     "container_env": ["PORT", "REDIS_URL", "SESSION_TTL"],
-    "history_hours": 1.5, "growth_mib_per_hour": 41.0, "p95_pct": 75.0, "session_correlation": 0.93,
+    "history_hours": 1.5, "growth_mib_per_hour": 40.0, "growth_early_mib_per_hour": 60.0,
+    "growth_window_mib_per_hour": 41.0, "lifetime_hours": 1.5, "lifetimes_ended_at_limit": 0, "restarts_seen": 1,
+    # (2 GiB - 88.4 % of it) / 40 MiB/h
+    "hours_to_limit": 5.94, "session_memory_share_pct": 50.0, "session_bytes_per_session": 1500.0,
+    "session_fit_r2": 0.9, "age_fit_r2": 0.7, "session_gain_r2": 0.21, "age_gain_r2": 0.01,
+    "session_change_r": None, "growth_unexplained_mib_per_hour": None, "sessions_moved_pct": 40.0,
+    "p95_pct": 75.0, "session_correlation": 0.93,
     "sessions": 300000, "sessions_without_ttl_pct": 40.0, "context_p95_messages": 120, "session_mean_turns": 7.5,
     "session_mean_bytes": 9000, "sessions_recent_pct": 25.0,
     "redis_clients": 450, "redis_maxclients": 1000, "redis_clients_pct_of_max": 45.0, "redis_clients_top_addr": 420,
     "redis_client_addrs": 2, "redis_maxmemory_bytes": 0, "redis_maxmemory_policy": "noeviction",
-    "redis_slowlog_keys": 3,
+    "redis_used_memory_pct": None, "redis_slowlog_keys": 3,
     "mongo_connections": 37, "mongo_connections_pct": 3.7, "conversations_documents": 1200,
     "conversations_latest_age_seconds": 7200.0,
     "pool_in_use_pct": 95.0, "active_sessions_gauge": 0, "http_requests": 100, "http_5xx_pct": 10.0,
@@ -122,8 +134,9 @@ def test_an_unusable_result_makes_its_source_unavailable_and_its_facts_null(sour
     assert sources == dict(dict.fromkeys(SOURCES, True), **{source: reason})
     assert {name: facts[name] for name in facts_of(source)} == dict.fromkeys(facts_of(source))
     others = {name: value for name, value in EXPECTED.items() if FACTS[name] != source}
-    if source == "kubernetes":  # p95 is a share of the limit kubernetes reports
+    if source == "kubernetes":  # p95 and the time to the limit read the limit and usage kubernetes reports
         others["p95_pct"] = None
+        others["hours_to_limit"] = None
     assert {name: facts[name] for name in others} == others
 
 
@@ -142,7 +155,7 @@ def test_zero_is_a_fact_and_missing_is_none():
         "kubernetes": {"summary": {"limits_bytes": [], "max_usage_pct_of_limit": 0.0, "oom_kills": 0,
                                    "total_restarts": 0}},
         "prometheus": {"aggregate": {"history_seconds": 0, "growth_per_hour_max": 0, "p95_max": 0,
-                                     "correlation_r": 0.0}},
+                                     "correlation_r": 0.0, "persistent_growth_per_hour": 0}},
         "redis": {"count": 0, "ttl": {"without_ttl_pct": 0.0}, "context_length": {}, "memory": None, "server": {}},
         "mongodb": {"connections": {"current": 0}},
         "agent": {"families": {"bruno_redis_pool_in_use": {"samples": [{"value": 0}]},
@@ -153,8 +166,9 @@ def test_zero_is_a_fact_and_missing_is_none():
     assert sources == dict.fromkeys(SOURCES, True)
     old = {
         "limit_bytes": None, "usage_max_pct": 0.0, "oom_kills": 0, "restarts": 0,
-        "history_hours": 0.0, "growth_mib_per_hour": 0.0, "p95_pct": None, "session_correlation": 0.0,
-        "sessions": 0, "sessions_without_ttl_pct": 0.0, "context_p95_messages": None, "session_mean_bytes": None,
+        "history_hours": 0.0, "growth_mib_per_hour": 0.0, "growth_window_mib_per_hour": 0.0, "p95_pct": None,
+        "session_correlation": 0.0, "sessions": 0, "sessions_without_ttl_pct": 0.0, "context_p95_messages": None,
+        "session_mean_bytes": None,
         "redis_clients": None, "mongo_connections": 0, "pool_in_use_pct": 0.0, "log_memory_lines": 0,
     }
     assert {name: facts[name] for name in old} == old
@@ -167,7 +181,7 @@ def test_zero_is_a_fact_and_missing_is_none():
     ("prometheus", {"aggregate": None}, {"history_hours": None, "growth_mib_per_hour": None, "p95_pct": None,
                                          "session_correlation": None}),
     ("prometheus", {"aggregate": {"p95_max": GIB, "growth_per_hour_max": -3 * MIB}},
-     {"p95_pct": 50.0, "growth_mib_per_hour": -3.0, "history_hours": None}),
+     {"p95_pct": 50.0, "growth_window_mib_per_hour": -3.0, "growth_mib_per_hour": None, "history_hours": None}),
     ("redis", {"count": 12, "ttl": "n/a", "server": None}, {"sessions": 12, "sessions_without_ttl_pct": None,
                                                             "redis_clients": None}),
     ("mongodb", {"connections": None}, {"mongo_connections": None}),  # FerretDB does not report connections

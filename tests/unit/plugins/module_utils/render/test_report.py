@@ -83,3 +83,28 @@ def test_the_report_is_redacted_by_default(document, tmp_path, redact):
     assert ("my secret question" in written) is not redact
     assert ("<redacted 18 chars>" in written) is redact
     assert diagnosis_report.run(params, False, Mover())["updated"] == []  # unchanged the second time
+
+
+def test_the_reports_say_why_in_words_and_what_would_change_it(document):
+    text = report.render_markdown(document)
+    why = text[text.index("## Why"):text.index("## Findings")]
+    assert "- **Memory pressure:** usage 88% of the limit (healthy below 70%)" in why
+    assert "420 Redis connections from the busiest pod address (threshold 100)" in why
+    assert "1. `playbooks/restart.yml` with restart_not_within=\"10m\" (for connection_pool_exhaustion)" in text
+    page = report.render_html(document)
+    assert "<ul class='why'><li><b>connection pool exhaustion</b> (confidence" in page
+
+
+def test_two_causes_share_one_plan_in_the_report():
+    facts = dict(FACTS, growth_mib_per_hour=60.0, lifetime_hours=6.0, hours_to_limit=2.0)
+    decided = memory_verdict.with_fixes(decide(facts, ALL), facts["container_env"])
+    assert {decided["primary"], *decided["also"]} == {"connection_pool_exhaustion", "memory_leak"}
+    doc = diagnosis_report.build_document({"verdict": {"verdict": decided, "facts": facts, "sources": ALL},
+                                           "pods": [], "series": [], "limit_bytes": GIB, "title": "t",
+                                           "target": "bruno/app=agent-bruno", "generated_at": "now", "extra": {}})
+    text = report.render_markdown(doc)
+    plan = text[text.index("## What to do"):text.index("## Causes, ranked")]
+    assert plan.count("`playbooks/restart.yml`") == 1
+    assert "(for memory_leak and connection_pool_exhaustion)" in plan or \
+        "(for connection_pool_exhaustion and memory_leak)" in plan
+    assert "runs once for" in plan
