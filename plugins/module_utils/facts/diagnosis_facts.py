@@ -220,8 +220,7 @@ def _prometheus(result, facts):
         "age_fit_r2": _round(aggregate.get("regression_r2_age"), 3),
         "session_change_r": None if aggregate.get("regression_collinear") else _round(
             aggregate.get("regression_change_r"), 3),
-        "growth_unexplained_mib_per_hour": None if aggregate.get("regression_collinear") else _mib(
-            aggregate.get("regression_unexplained_per_hour")),
+        "growth_unexplained_mib_per_hour": _mib(aggregate.get("regression_unexplained_per_hour")),
         "sessions_moved_pct": None if _number(aggregate.get("regression_load_moved")) is None else round(
             100.0 * aggregate["regression_load_moved"], 1),
         "session_gain_r2": None if aggregate.get("regression_collinear") else _round(

@@ -183,6 +183,19 @@ def without_steps(points):
     return result
 
 
+def _residual_growth(parts, by_time, slope):
+    """Growth per hour of the working set less what the load accounts for (slope × load), within lifetimes: the
+    median slope over lifetimes of 45 minutes at least, each weighing by its length."""
+    slopes = []
+    for part in parts:
+        rest = [(t, v - slope * by_time[t]) for t, v in part if t in by_time]
+        if len(rest) >= MIN_LIFETIME_POINTS and rest[-1][0] - rest[0][0] >= SHORT_LIFETIME_SECONDS:
+            fit = series_stats.theil_sen(rest, 150)
+            if fit is not None:
+                slopes.append((fit[0] * 3600.0, rest[-1][0] - rest[0][0]))
+    return weighted_median(slopes)
+
+
 def _partial(r2_both, r2_one):
     return 0.0 if r2_one >= 1.0 else max(0.0, (r2_both - r2_one) / (1.0 - r2_one))
 
@@ -206,7 +219,8 @@ def regress(parts, load):
     is fitted on the load's change; its slope is the memory per unit of load (free of steps, warm-ups and restarts),
     `change_r` how closely the changes follow, and the fit's intercept the growth per hour the load does not
     explain. When the load only rose (method "levels"), the fit on load and age together does: gain_load and gain_age
-    are partial R² (what each explains of what the other leaves). When age and load moved together (|r| >= COLLINEAR:
+    are partial R² (what each explains of what the other leaves), and unexplained_per_hour is the growth within
+    lifetimes of the working set less slope × load. When age and load moved together (|r| >= COLLINEAR:
     one lifetime and a steady ramp) nothing can tell them apart: slope is the level fit's, and change_r and
     unexplained_per_hour are None. share is slope × last load / last working set: the part of the working set the
     load accounts for now."""
@@ -247,6 +261,7 @@ def regress(parts, load):
             if both is not None and age_fit is not None:
                 method, slope = "levels", both[0]
                 gain_load, gain_age = _partial(both[3], age_fit[2]), _partial(both[3], r2)
+                unexplained = _residual_growth(parts, by_time, slope)
     last = ys[-1]
     return {
         "slope": slope, "r2": round(r2, 3),
