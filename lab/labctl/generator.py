@@ -137,7 +137,7 @@ def _pod_history(world, rng, times, name, span, *, started_by_deploy=False):
     start, end = span
     restarts, points = [], []
     life_start = start if started_by_deploy else times[0] - rng.uniform(0, 3 * 3600)
-    planned = sorted(rng.uniform(start, end) for _ in range(rng.randint(1, 2))) if world.random_restarts else []
+    planned = sorted(rng.uniform(start, end) for _restart in range(rng.randint(1, 2))) if world.random_restarts else []
     depth, tau = world.warmup
     for t in times:
         if t < start or t > end:
@@ -150,8 +150,9 @@ def _pod_history(world, rng, times, name, span, *, started_by_deploy=False):
         value = world.base + world.load_cost * world.load(t) - depth * math.exp(-age / tau)
         value += world.per_session * world.sessions(t) / world.replicas * (1 - math.exp(-age / 600.0))
         value += world.leak * age / 3600.0
-        value += sum(size for at, size in world.steps if life_start <= at <= t or (at < life_start and t >= at
-                                                                                  and world.pool is not None))
+        # a cache's step is lost at a restart; a jammed pool's stays (it jams again as soon as traffic comes)
+        value += sum(size for at, size in world.steps
+                     if life_start <= at <= t or (world.pool is not None and at < life_start and t >= at))
         value += rng.gauss(0, world.noise)
         if world.spikes and rng.random() < 0.01:
             value += world.limit * rng.uniform(0.05, 0.15)
@@ -167,7 +168,7 @@ def _pod_history(world, rng, times, name, span, *, started_by_deploy=False):
 def _histories(world, rng):
     times = _times(world)
     pods = []
-    suffix = "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+    suffix = "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _letter in range(5))
     if world.deploy_at is not None:
         for i in range(world.replicas):
             old = _pod_history(world, rng, times, "agent-bruno-6d4f8b7c9-%s%d" % (suffix, i),
@@ -395,8 +396,8 @@ def module_results(state, end_ts=1_790_000_000.0):
     parsed = [({"pod": p.name}, [(end_ts + t, v) for t, v in p.points]) for p in state.pods if p.points]
     chats = [({}, [(end_ts + t, v * len(current) / 60.0) for t, v in state.chat_series])]
     sessions = [({}, [(end_ts + t, float(v)) for t, v in state.sessions_series])]
-    summaries, _dropped = prometheus_series.summarize_series(parsed, state.limit_bytes, chats, False, 200,
-                                                              regress_on=sessions)
+    summaries, _dropped = prometheus_series.summarize_series(
+        parsed, state.limit_bytes, chats, False, 200, regress_on=sessions)
     chat_total = sum(v for _t, v in state.chat_series) * state.step_seconds / 60.0 * len(current)
     prometheus = {"series": summaries, "aggregate": prometheus_series.aggregate(summaries),
                   "requests": {"requests": chat_total * 1.05, "errors_5xx": chat_total * state.agent["pct_5xx"] / 100,

@@ -92,7 +92,7 @@ verdict:
       sample: ["usage 88% of the limit (healthy below 70%)"]
     warnings:
       description:
-        - Without memory pressure, the causes that still reached 0.5 (C(cause), C(confidence), C(why), C(text)):
+        - Without memory pressure, the causes that still reached 0.5 (C(cause), C(confidence), C(why), C(text)),
           worth knowing, not the headline.
       type: list
       elements: dict

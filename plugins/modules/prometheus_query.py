@@ -252,7 +252,7 @@ aggregate:
       C(history_seconds) is the time from the earliest to the latest sample. C(last_sum) is the sum of the
       last values.
     - The lifetime figures are medians over the series (a leak or a per-session cost is the code's and shows in
-      every replica): C(persistent_growth_per_hour), C(early_growth_per_hour), C(regression_share),
+      every replica), C(persistent_growth_per_hour), C(early_growth_per_hour), C(regression_share),
       C(regression_slope), C(regression_r2), C(regression_r2_age); C(lifetime_seconds_max) is the longest judged
       lifetime, C(restarts_seen) the drops found in all series, C(regression_load_range) and
       C(regression_load_last) the load's range and last value (null without O(regress_on)).

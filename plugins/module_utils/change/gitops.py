@@ -127,8 +127,8 @@ def suspension(found, reason, now, expires_seconds):
         "kustomization": "%s/%s" % (found["namespace"], found["name"]),
         "expires": _rfc3339(expires),
         "resume": "flux resume kustomization %s -n %s (or kubectl -n %s patch kustomization %s --type merge -p "
-                  "'{\"spec\":{\"suspend\":false}}')" % (found["name"], found["namespace"], found["namespace"],
-                                                          found["name"]),
+                  "'{\"spec\":{\"suspend\":false}}')" % (
+                      found["name"], found["namespace"], found["namespace"], found["name"]),
     }
 
 

@@ -58,8 +58,8 @@ def _why(verdict):
     pressure = verdict.get("pressure") or []
     lines.append("- **Memory pressure:** %s" % ("; ".join(pressure) if pressure else "none"))
     for cause in _named(verdict):
-        lines.append("- **%s** (confidence %.2f): %s" % (_cause_label(cause["cause"]), cause["confidence"],
-                                                          cause.get("why") or "no evidence in words"))
+        lines.append("- **%s** (confidence %.2f): %s" % (
+            _cause_label(cause["cause"]), cause["confidence"], cause.get("why") or "no evidence in words"))
     for warning in verdict.get("warnings") or []:
         lines.append("- **Warning:** %s" % warning["text"])
     changes = verdict.get("would_change") or []

@@ -75,8 +75,8 @@ def why(facts, t):
     elif facts.get("redis_clients") is not None:
         parts.append("%d Redis connections in all (threshold %d)" % (facts["redis_clients"], t["redis_clients_many"]))
     if facts.get("mongo_connections") is not None:
-        parts.append("%d MongoDB connections (threshold %d)" % (facts["mongo_connections"],
-                                                                 t["mongo_connections_many"]))
+        parts.append("%d MongoDB connections (threshold %d)" % (
+            facts["mongo_connections"], t["mongo_connections_many"]))
     if facts.get("log_pool_error_lines"):
         parts.append("%d pool errors in the logs" % facts["log_pool_error_lines"])
     if facts.get("http_5xx_pct"):

@@ -50,8 +50,8 @@ def why(facts, t):
     if growth is None:
         return "no container lifetime long enough to judge growth"
     text = ("the working set grows %.0f MiB/h within each container's life (%.1f%% of the limit per hour, threshold "
-            "%.1f%%), judged over lifetimes up to %s h" % (growth, pct_of_limit(growth, limit) or 0,
-                                                         t["leak_growth_pct_per_hour"], facts.get("lifetime_hours")))
+            "%.1f%%), judged over lifetimes up to %s h" % (
+                growth, pct_of_limit(growth, limit) or 0, t["leak_growth_pct_per_hour"], facts.get("lifetime_hours")))
     if facts.get("hours_to_limit") is not None:
         text += "; limit reached in ~%.1f h" % facts["hours_to_limit"]
     if facts.get("restarts_seen"):

@@ -45,8 +45,8 @@ def test_the_first_generated_state_of_each_class(sample, cls):
     """Seed 7000 of every class (pairs: both causes named); the one that misses is asserted as a miss below, and its
     class judged on the next seed."""
     right, _wrong, verdict = sample[cls][0] if cls not in KNOWN_FIRST_MISSES else sample[cls][1]
-    assert right, (cls, verdict["primary"], verdict["also"], [(c["cause"], c["confidence"]) for c in
-                                                             verdict["causes"][:3]])
+    top = [(c["cause"], c["confidence"]) for c in verdict["causes"][:3]]
+    assert right, (cls, verdict["primary"], verdict["also"], top)
 
 
 # Measured misses of the fixed sample, kept visible: if one turns right, the tuning moved and this list says so.
