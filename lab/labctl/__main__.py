@@ -1,4 +1,4 @@
-"""lab up | down | status | pods | scenario NAME | reset — the embedded lab's one entry point."""
+"""lab up | down | status | pods | scenario NAME | generated SEED CLASS | reset — the embedded lab's one entry point."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def cmd_up(_args):
     for component in components.ordered():
         step = time.monotonic()
         component.up()
-        print("lab: %-11s up (%.1fs)" % (component.name, time.monotonic() - step), flush=True)
+        print("lab: %-14s up (%.1fs)" % (component.name, time.monotonic() - step), flush=True)
     print("lab: up in %.1fs; state in %s" % (time.monotonic() - started, layout.LAB_DIR))
     print("lab: admin kubeconfig: %s" % layout.KUBECONFIG_ADMIN)
     return 0
@@ -32,7 +32,7 @@ def cmd_down(_args):
             print("lab: %s: %s" % (component.name, exc), file=sys.stderr)
             failures += 1
             continue
-        print("lab: %-11s %s" % (component.name, "stopped" if stopped else "not running"))
+        print("lab: %-14s %s" % (component.name, "stopped" if stopped else "not running"))
     return 1 if failures else 0
 
 
@@ -42,7 +42,7 @@ def cmd_status(args):
         print(json.dumps(rows, indent=2))
     else:
         for row in rows:
-            print("%-11s %-8s %s" % (row["name"], "up" if row["running"] else "down", row.get("detail", "")))
+            print("%-14s %-8s %s" % (row["name"], "up" if row["running"] else "down", row.get("detail", "")))
     return 0 if all(row["running"] for row in rows) else 3
 
 
@@ -103,6 +103,12 @@ def cmd_scenario(args):
     return scenarios.apply(args.name, persistence=args.persistence)
 
 
+def cmd_generated(args):
+    from labctl import scenarios  # noqa: PLC0415 - needs the venv's client libraries; load only here
+
+    return scenarios.apply_generated(args.seed, args.cls)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="lab", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -127,6 +133,11 @@ def main(argv=None):
                           help="broken: the agents write nothing to MongoDB, like the published app (sticky: new "
                                "pods get it too, until a scenario with --persistence ok)")
     scenario.set_defaults(func=cmd_scenario)
+    generated = sub.add_parser("generated", help="put the lab into one generated state (labctl.generator)")
+    generated.add_argument("seed", type=int)
+    generated.add_argument("cls", metavar="CLASS", help=(
+        "a class of labctl.generator.CLASSES, e.g. memory_leak, busy_healthy, warm_up, memory_leak+too_many_sessions"))
+    generated.set_defaults(func=cmd_generated)
     args = parser.parse_args(argv)
     try:
         return args.func(args)

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 
-from labctl import layout, procs, services
+from labctl import layout, procs, redis_exporter, services
 
 K8S_CLUSTER = layout.LAB_SRC / "k8s" / "cluster"
 KWOK_NODES = ("kwok-node-0", "kwok-node-1")
@@ -32,6 +32,11 @@ scrape_configs:
     file_sd_configs:
       - files: ["{targets}"]
         refresh_interval: 5s
+  # The lab's redis_exporter stand-in (labctl.redis_exporter): redis_db_keys{{db}}, the session count over time.
+  # job and instance are the labels the scenarios' backfill gives that history (labctl.seed), so they are one series.
+  - job_name: redis
+    static_configs:
+      - targets: ["{redis_exporter}"]
 """
 
 
@@ -40,7 +45,8 @@ def prometheus_config():
         f'      - targets: ["{layout.HOST}:{KWOK_PORT}"]\n'
         f"        labels: {{__metrics_path__: /metrics/nodes/{node}/metrics/resource, node: {node}}}\n"
         for node in KWOK_NODES)
-    return PROMETHEUS_CONFIG.format(targets=layout.PROMETHEUS_AGENT_TARGETS, kubelet_targets=targets)
+    return PROMETHEUS_CONFIG.format(targets=layout.PROMETHEUS_AGENT_TARGETS, kubelet_targets=targets,
+                                    redis_exporter=redis_exporter.instance())
 
 
 class Server:
@@ -67,9 +73,9 @@ def _prometheus():
     return services.Prometheus(layout.RUN_DIR, layout.PORTS["prometheus"], prometheus_config())
 
 
-def restart_prometheus_with_history(spec, pods, end_ts):
-    """Stop Prometheus, replace its TSDB with the scenario's history of `pods` ([(name, node, agent port)]),
-    start it."""
+def restart_prometheus_with_history(spec, pods, end_ts, series=None):
+    """Stop Prometheus, replace its TSDB with the scenario's history of `pods` ([(name, node, agent port)]) or the
+    given `series` (labctl.seed.openmetrics), start it."""
     from labctl import seed  # noqa: PLC0415 - needs the venv's libraries
 
     prometheus = _prometheus()
@@ -78,7 +84,8 @@ def restart_prometheus_with_history(spec, pods, end_ts):
     shutil.rmtree(data, ignore_errors=True)
     data.mkdir(parents=True)
     seed.backfill_prometheus(spec, pods, data, end_ts, host=layout.HOST,
-                             kubelet_instance="%s:%d" % (layout.HOST, KWOK_PORT))
+                             kubelet_instance="%s:%d" % (layout.HOST, KWOK_PORT),
+                             redis_instance=redis_exporter.instance(), series=series)
     prometheus.start()
 
 
@@ -200,6 +207,14 @@ def wait_for_pod_agents(pods, timeout=60):
     return procs.wait_until(ready, timeout, "an agent process per pod (%s)" % ", ".join(pods), interval=0.5)
 
 
+def exporter():
+    """labctl.redis_exporter: the lab Redis's redis_db_keys for Prometheus (the real redis_exporter's metric)."""
+    port = redis_exporter.PORT
+    return LabProcess("redis-exporter", "redis-exporter", "labctl.redis_exporter", args=[str(port)], port=port,
+                      health=lambda: procs.tcp_open(layout.HOST, port),
+                      env={"REDIS_PORT": str(layout.PORTS["redis"])})
+
+
 def service():
     port = layout.PORTS["agent"]
     return LabProcess("service", "agent-bruno-service", "labctl.svcproxy", args=[str(port)], port=port,
@@ -272,6 +287,7 @@ def ordered():
     return [
         Kubernetes(),
         Server("redis", lambda: services.Redis(layout.RUN_DIR, layout.PORTS["redis"])),
+        exporter(),
         Server("ferretdb", lambda: services.FerretDB(layout.RUN_DIR, layout.PORTS["ferretdb"])),
         ollama(),
         Server("prometheus", _prometheus),

@@ -312,6 +312,11 @@ def _class_setup(world, rng, cls):
     raise ValueError("unknown class %r; choose one of: %s" % (cls, ", ".join(CLASSES)))
 
 
+def _sawtooth(pods):
+    """Two OOM kills or more in the history: lifetimes that climbed to the limit, seen twice."""
+    return sum(1 for p in pods for _t, reason in p.restarts if reason == "OOMKilled") >= 2
+
+
 def _pressure(world, pods):
     """Whether the injected state ever made memory high: the verdict's own lines (70 % now, 80 % p95, an OOM kill)."""
     current = [p.points[-1][1] for p in pods if p.current and p.points]
@@ -361,6 +366,8 @@ def generate(seed, cls):
     pods, sessions, chats = _histories(world, rng)
     if len(expected) == 1 and expected[0] not in ("none", "unknown", "memory_leak") and not _pressure(world, pods):
         expected = ("none",)  # what was injected never made memory high: not a memory problem (yet)
+    if cls == "short_history" and world.leak and _sawtooth(pods):
+        expected = ("memory_leak",)  # short, but lifetime after lifetime climbed to the limit: that is seen
     redis, agent, logs, mongo = _backends(world, rng, pods, sessions[-1][1])
     request = int(world.limit * rng.uniform(0.25, 1.0))
     stopped = {world.stop: "Error connecting to %s: Connection refused" % world.stop} if world.stop else {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import random
 import shutil
 import subprocess
@@ -129,25 +130,34 @@ def seed_mongo(spec, port, now=None, persisting=True):
         client.close()
 
 
+def _sample(value):
+    return "NaN" if math.isnan(value) else "%d" % value
+
+
 def _labels(**labels):
     return ",".join('%s="%s"' % item for item in sorted(labels.items()))
 
 
-def agent_history(spec, pod, port, index, end_ts, *, host):
-    """OpenMetrics lines of one pod's own metrics over the history (counters from 0 at the start)."""
+def agent_history(spec, pod, port, index, end_ts, *, host, chat=None, step=scenario_specs.STEP_SECONDS):
+    """OpenMetrics lines of one pod's own metrics over the history (counters from 0 at the start).
+
+    chat: [(ts, POST /chat per minute)] every `step` seconds (a generated state's, `lab generated`); default: the
+    scenario's rate (scenario_specs.chat_rate) over HISTORY_HOURS up to end_ts."""
     base = {"job": "agent-bruno", "instance": "%s:%d" % (host, port), "namespace": "bruno", "pod": pod,
             "container": "agent-bruno", "service": "agent-bruno-service"}
     count = int(scenario_specs.HISTORY_HOURS * 3600 / scenario_specs.STEP_SECONDS)
-    minutes = scenario_specs.STEP_SECONDS / 60.0
+    if chat is None:
+        chat = [(end_ts - (count - i) * scenario_specs.STEP_SECONDS,
+                 scenario_specs.chat_rate(spec, i / float(count)) * (1 + 0.1 * scenario_specs._noise(i, 11 + index)))
+                for i in range(count + 1)]
+    minutes = step / 60.0
     fractions = [sum(1 for m in LATENCY_SHAPE if spec.chat_latency_s * m <= le) / len(LATENCY_SHAPE)
                  for le in BUCKETS]
     mean = spec.chat_latency_s * sum(LATENCY_SHAPE) / len(LATENCY_SHAPE)
     probes = {"/health": 6.0, "/ready": 12.0, "/metrics": 4.0}  # per minute: liveness 10 s, readiness 5 s, scrape
     totals = {"ok": 0.0, "err": 0.0, "probe": 0.0}
     requests, durations, operations, active = [], [], [], []
-    for i in range(count + 1):
-        ts = end_ts - (count - i) * scenario_specs.STEP_SECONDS
-        rate = scenario_specs.chat_rate(spec, i / float(count)) * (1 + 0.1 * scenario_specs._noise(i, 11 + index))
+    for ts, rate in chat:
         chats = max(rate, 0.0) * minutes
         totals["ok"] += chats * (1 - spec.chat_5xx_pct / 100.0)
         totals["err"] += chats * spec.chat_5xx_pct / 100.0
@@ -170,16 +180,25 @@ def agent_history(spec, pod, port, index, end_ts, *, host):
     return requests, durations, operations, active
 
 
-def openmetrics(spec, pods, end_ts, *, host, kubelet_instance):
-    """The scenario's history as OpenMetrics text. pods: [(name, node, agent port)]."""
+def openmetrics(spec, pods, end_ts, *, host, kubelet_instance, redis_instance=None, series=None):
+    """The scenario's history as OpenMetrics text. pods: [(name, node, agent port)]. With redis_instance, also
+    the session count as the lab's redis_exporter reports it (redis_db_keys{db="db0"}, job="redis").
+
+    series: a generated state's own histories instead of the scenario's (`lab generated`): {"usage": {pod:
+    [(ts, bytes)]}, "chat": {pod: [(ts, per minute)]}, "chat_step": seconds, "sessions": [(ts, keys)]}."""
+    series = series or {}
     lines = ["# TYPE container_memory_working_set_bytes gauge"]
     for index, (pod, node, _port) in enumerate(pods):
         # Exactly the labels the live scrape gives the series, so history and live data are one series.
         labels = ('container="agent-bruno",instance="%s",job="kubelet-resource",namespace="bruno",node="%s",'
                   'pod="%s"' % (kubelet_instance, node, pod))
-        lines.extend("container_memory_working_set_bytes{%s} %d %d" % (labels, value, ts)
-                     for ts, value in scenario_specs.usage_series(spec, end_ts, index))
-    histories = [agent_history(spec, pod, port, index, end_ts, host=host)
+        usage = series["usage"][pod] if "usage" in series else scenario_specs.usage_series(spec, end_ts, index)
+        # a NaN (a generated state's pod a deploy replaced) ends the series as a staleness marker would: no sample
+        # then for 5 minutes of lookback, instead of its last value
+        lines.extend("container_memory_working_set_bytes{%s} %s %d" % (labels, _sample(value), ts)
+                     for ts, value in usage)
+    histories = [agent_history(spec, pod, port, index, end_ts, host=host, chat=series.get("chat", {}).get(pod),
+                               step=series.get("chat_step", scenario_specs.STEP_SECONDS))
                  for index, (pod, _node, port) in enumerate(pods)]
     lines.append("# TYPE bruno_requests counter")
     lines.extend("bruno_requests_total{%s} %.3f %d" % row for h in histories for row in h[0])
@@ -189,18 +208,25 @@ def openmetrics(spec, pods, end_ts, *, host, kubelet_instance):
     lines.extend("bruno_memory_operations_total{%s} %.3f %d" % row for h in histories for row in h[2])
     lines.append("# TYPE bruno_active_sessions gauge")
     lines.extend("bruno_active_sessions{%s} %d %d" % row for h in histories for row in h[3])
+    if redis_instance:
+        # One series, the labels the live scrape of labctl.redis_exporter gives it: db0 holds only the sessions.
+        labels = _labels(db="db0", instance=redis_instance, job="redis")
+        lines.append("# TYPE redis_db_keys gauge")
+        lines.extend("redis_db_keys{%s} %d %d" % (labels, max(value, 0), ts)
+                     for ts, value in series.get("sessions") or scenario_specs.sessions_series(spec, end_ts))
     lines.append("# EOF")
     return "\n".join(lines) + "\n"
 
 
-def backfill_prometheus(spec, pods, data_dir, end_ts, *, host, kubelet_instance):
+def backfill_prometheus(spec, pods, data_dir, end_ts, *, host, kubelet_instance, redis_instance=None, series=None):
     """Write the history into `data_dir` as TSDB blocks (Prometheus must be stopped, the dir wiped)."""
     promtool = shutil.which("promtool")
     if not promtool:
         raise procs.LabError("promtool not found; run `make env` (Debian package prometheus)")
     with tempfile.TemporaryDirectory(prefix="bruno-backfill-") as work:
         source = Path(work) / "history.om"
-        source.write_text(openmetrics(spec, pods, end_ts, host=host, kubelet_instance=kubelet_instance))
+        source.write_text(openmetrics(spec, pods, end_ts, host=host, kubelet_instance=kubelet_instance,
+                                      redis_instance=redis_instance, series=series))
         out = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(source), str(data_dir)],
                              capture_output=True, text=True, timeout=300, check=False)
     if out.returncode != 0:
