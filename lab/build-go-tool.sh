@@ -14,6 +14,8 @@
 #   --wrapper          build PACKAGE from a generated wrapper module that requires MOD@VERSION (for modules whose
 #                      go.mod has replace directives, which `go install PKG@VERSION` refuses; the replaced modules
 #                      must be published at the versions MOD requires, as etcd's are)
+#   --keep-replaces    with --wrapper: copy MOD's replace directives that point at another module version (not
+#                      the local ./ ones) into the wrapper, so its build resolves as MOD's own does
 #   --write PATH=TEXT  with --from-source: write TEXT to PATH (relative to the module root) before building;
 #                      "{version}" in TEXT becomes VERSION; repeatable
 #   --ldflags FLAGS    extra linker flags ("{version}" becomes VERSION); "-s -w" is always added
@@ -28,13 +30,14 @@ set -euo pipefail
 
 usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-module="" from_source=0 wrapper=0 ldflags="" tags="" cgo=0 check=""
+module="" from_source=0 wrapper=0 keep_replaces=0 ldflags="" tags="" cgo=0 check=""
 writes=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --module) module=${2:?}; shift 2 ;;
     --from-source) from_source=1; shift ;;
     --wrapper) wrapper=1; shift ;;
+    --keep-replaces) keep_replaces=1; shift ;;
     --write) writes+=("${2:?}"); from_source=1; shift 2 ;;
     --ldflags) ldflags=${2?}; shift 2 ;;
     --tags) tags=${2?}; shift 2 ;;
@@ -96,6 +99,13 @@ if [ "$wrapper" = 1 ]; then
     grep -E '^go [0-9]' "$modsrc/go.mod"
     echo
     echo "require $module $version"
+    if [ "$keep_replaces" = 1 ]; then
+      # One "OLD [V] => NEW V" per line, from single-line and block replace directives alike; local paths dropped.
+      echo
+      sed -n -e 's/^replace[[:space:]]\{1,\}\([^(].*=>.*\)$/\1/p' \
+             -e '/^replace[[:space:]]*($/,/^)/{/=>/s/^[[:space:]]*//p}' "$modsrc/go.mod" |
+        sed 's://.*$::' | awk -F'=>' '{ split($2, t, " "); if (t[1] !~ /^[./]/) print "replace " $0 }'
+    fi
   } >"$work/wrap/go.mod"
   (cd "$work/wrap" && go build "${flags[@]}" -o "$work/bin/$name" "$package") >&2
   built="$work/bin/$name"

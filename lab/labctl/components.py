@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import sys
 
-from labctl import layout, procs, redis_exporter, services
+from labctl import flux, layout, procs, redis_exporter, services
 
 K8S_CLUSTER = layout.LAB_SRC / "k8s" / "cluster"
 KWOK_NODES = ("kwok-node-0", "kwok-node-1")
@@ -286,6 +286,7 @@ def rollout(kubectl, timeout=120):
 def ordered():
     return [
         Kubernetes(),
+        *([flux.Flux()] if flux.wanted() else []),  # LAB_GITOPS=1: Flux kustomize-controller (lab/flux)
         Server("redis", lambda: services.Redis(layout.RUN_DIR, layout.PORTS["redis"])),
         exporter(),
         Server("ferretdb", lambda: services.FerretDB(layout.RUN_DIR, layout.PORTS["ferretdb"])),
