@@ -52,7 +52,7 @@ def keyspace(port=None, timeout=2.0):
         info = _command(sock, reader, b"INFO", b"keyspace")
     dbs = {"db0": (dbsize, 0)}
     for line in info.splitlines():
-        name, _, fields = line.partition(":")
+        name, _colon, fields = line.partition(":")
         if name.startswith("db") and fields:
             values = dict(item.split("=", 1) for item in fields.split(","))
             dbs[name] = (dbsize if name == "db0" else int(values.get("keys", 0)), int(values.get("expires", 0)))
