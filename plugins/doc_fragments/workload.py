@@ -72,3 +72,36 @@ options:
     default: warn
     choices: [warn, pin, refuse]
 """
+
+    # Mirrors gitops_options() in plugins/module_utils/change/workload.py.
+    GITOPS = r"""
+options:
+  gitops_policy:
+    description:
+      - What to do when the workload is applied from Git and the change touches fields Git owns (the GitOps
+        controller's managedFields, which a restart's C(restartedAt) is not), since its next reconcile would
+        undo the change. The owner is read from Flux's C(kustomize.toolkit.fluxcd.io/name) labels, Argo CD's tracking
+        annotation or instance label, Helm's release annotations, and the field managers.
+      - C(refuse) fails with kind C(guardrail) before anything is changed, naming the owner and the two ways out
+        (commit to Git, or C(suspend)).
+      - C(suspend) first suspends the owning Flux Kustomization (C(spec.suspend=true), with the reason and an
+        expiry in its C(bruno.ops/suspended-reason) and C(bruno.ops/suspended-until) annotations), then changes
+        the workload; the change record's undo resumes it. Argo CD is refused, with the command that pauses its
+        self-heal.
+      - C(patch-only) changes the workload and warns that the next reconcile reverts it.
+      - Every change of a managed workload reports C(gitops) (in the result and the change record), with the owner,
+        the fields Git owns, the suspension, and the change to commit to Git (a strategic-merge and a JSON 6902
+        patch for the Kustomization path, and the fields before and after). A Helm release that no controller
+        re-applies is changed, with a warning.
+    type: str
+    default: refuse
+    choices: [refuse, suspend, patch-only]
+  gitops_reason:
+    description: The reason recorded on a Kustomization this change suspends (C(gitops_policy=suspend)).
+    type: str
+    default: bruno.ops emergency change
+  gitops_suspend_seconds:
+    description: How long the suspension is meant to last, recorded as its expiry (C(bruno.ops/suspended-until)).
+    type: int
+    default: 7200
+"""

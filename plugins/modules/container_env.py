@@ -24,6 +24,7 @@ extends_documentation_fragment:
   - bruno.ops.workload
   - bruno.ops.workload.WAIT
   - bruno.ops.workload.IMAGE
+  - bruno.ops.workload.GITOPS
 options:
   container:
     description: Container whose environment is changed; may be omitted when the pod has only one.
@@ -155,7 +156,8 @@ _NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")  # the apiserver's rule for 
 
 ARGUMENT_SPEC = dict(kubernetes=kubernetes_option(), container=dict(type="str"),
                      env=dict(type="dict", default={}), unset=dict(type="list", elements="str", default=[]),
-                     **workload.workload_options(), **workload.wait_options(), **workload.image_options())
+                     **workload.workload_options(), **workload.wait_options(), **workload.image_options(),
+                     **workload.gitops_options())
 
 
 def validate(params):
@@ -219,7 +221,8 @@ def change_of(target, result, touched):
                         before={name: result["before"]["env"].get(name) for name in touched},
                         after={name: result["after"]["env"].get(name) for name in touched},
                         undo=" and ".join(part for part in (command, manual) if part) if result["changed"]
-                        else "nothing to undo", note=note, images=result.get("images"))
+                        else "nothing to undo", note=note, images=result.get("images"),
+                        gitops=result.get("gitops"))
 
 
 def run(params, check_mode):

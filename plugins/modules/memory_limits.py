@@ -32,6 +32,7 @@ extends_documentation_fragment:
   - bruno.ops.workload
   - bruno.ops.workload.WAIT
   - bruno.ops.workload.IMAGE
+  - bruno.ops.workload.GITOPS
 options:
   prometheus:
     description:
@@ -219,7 +220,7 @@ ARGUMENT_SPEC = dict(
     limit=dict(type="str"), request=dict(type="str"), history=dict(type="str", default="14d"),
     min_history=dict(type="str", default="1h"), headroom=dict(type="float", default=1.15),
     max_limit=dict(type="str", default="4Gi"), allow_decrease=dict(type="bool", default=False),
-    **workload.workload_options(), **workload.wait_options(), **workload.image_options(),
+    **workload.workload_options(), **workload.wait_options(), **workload.image_options(), **workload.gitops_options(),
 )
 
 
@@ -386,7 +387,7 @@ def change_of(target, result):
         after={"memory_limit": after["limits"], "memory_request": after["requests"]},
         undo=undo if result["changed"] else "nothing to undo",
         note=join_notes(workload.rollback_note(target, result), workload.images_note(target, result.get("images"))),
-        images=result.get("images"))
+        images=result.get("images"), gitops=result.get("gitops"))
 
 
 def run(params, check_mode):

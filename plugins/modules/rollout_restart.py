@@ -26,6 +26,7 @@ extends_documentation_fragment:
   - bruno.ops.workload
   - bruno.ops.workload.WAIT
   - bruno.ops.workload.IMAGE
+  - bruno.ops.workload.GITOPS
 options:
   not_within:
     description:
@@ -144,7 +145,7 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
 ARGUMENT_SPEC = dict(kubernetes=kubernetes_option(), not_within=dict(type="str"), **workload.workload_options(),
-                     **workload.wait_options(), **workload.image_options())
+                     **workload.wait_options(), **workload.image_options(), **workload.gitops_options())
 
 
 def restarted_at(obj):
@@ -197,7 +198,7 @@ def run(params, check_mode):
         after={"restarted_at": result["after"]["restarted_at"], "replica_set": result.get("new_replica_set")},
         undo="nothing to undo: a restart only replaces the pods (the template is the same but for restartedAt)",
         note=join_notes(skipped.get("reason"), workload.images_note(target, result.get("images"))),
-        images=result.get("images"))
+        images=result.get("images"), gitops=result.get("gitops"))
     return result
 
 

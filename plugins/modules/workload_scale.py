@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - bruno.ops.workload
   - bruno.ops.workload.WAIT
   - bruno.ops.workload.IMAGE
+  - bruno.ops.workload.GITOPS
 options:
   replicas:
     description: Desired replicas (or, with an HPA, the new minimum).
@@ -130,7 +131,8 @@ from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client impor
 
 ARGUMENT_SPEC = dict(kubernetes=kubernetes_option(), replicas=dict(type="int"), min_replicas=dict(type="int"),
                      max_replicas=dict(type="int"), max_replicas_cap=dict(type="int", default=20),
-                     **workload.workload_options(), **workload.wait_options(), **workload.image_options())
+                     **workload.workload_options(), **workload.wait_options(), **workload.image_options(),
+                     **workload.gitops_options())
 
 
 def plan_bounds(current_min, current_max, *, replicas, min_replicas, max_replicas, cap):
@@ -220,7 +222,7 @@ def change_of(target, result):
     return change_entry("scale", ref, changed=result["changed"], before=result["before"], after=result["after"],
                         undo=undo if result["changed"] else "nothing to undo",
                         note=join_notes(*result["notes"], workload.images_note(target, result.get("images"))),
-                        images=result.get("images"))
+                        images=result.get("images"), gitops=result.get("gitops"))
 
 
 def scale_deployment(target, params, check_mode):

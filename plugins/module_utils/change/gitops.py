@@ -12,6 +12,8 @@ plain before/after of the fields.
 
 from __future__ import annotations
 
+import datetime
+
 from ansible_collections.bruno.ops.plugins.module_utils import errors
 
 FLUX_NAME = "kustomize.toolkit.fluxcd.io/name"
@@ -133,18 +135,15 @@ def suspension(found, reason, now, expires_seconds):
 
 
 def _rfc3339(seconds):
-    import datetime  # noqa: PLC0415
-
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def git_change(obj, fields):
     """What to commit so the change survives: {strategic_merge, json6902, fields} for the workload `obj`.
 
-    `fields` is [(json pointer, before, after, merge fragment)]: the JSON 6902 path of each changed field, its
-    values, and the strategic-merge fragment (a nested dict under the object's spec, containers matched by
-    name as kustomize's strategic merge does). The patches target the object by apiVersion/kind/name, as a
-    kustomization.yaml `patches:` entry does."""
+    `fields` is spec_fields()' list: the JSON 6902 path of each changed field, its values, and its strategic-merge
+    fragment (containers and env matched by name, as kustomize's strategic merge does). The patches target the
+    object by apiVersion/kind/name, as a kustomization.yaml `patches:` entry does."""
     meta = obj.get("metadata") or {}
     target = {"group": (obj.get("apiVersion") or "apps/v1").rpartition("/")[0] or None,
               "version": (obj.get("apiVersion") or "apps/v1").rpartition("/")[2],
@@ -153,8 +152,9 @@ def git_change(obj, fields):
     merge = {"apiVersion": obj.get("apiVersion") or "apps/v1", "kind": obj.get("kind") or "Deployment",
              "metadata": {"name": meta.get("name")}}
     ops = []
-    for path, before, after, fragment in fields:
-        _deep_merge(merge, fragment)
+    for field in fields:
+        _deep_merge(merge, field["fragment"])
+        path, before, after = field["pointer"], field["before"], field["after"]
         ops.append({"op": "remove", "path": path} if after is None else
                    {"op": "add" if before is None else "replace", "path": path, "value": after})
     return {
@@ -162,7 +162,7 @@ def git_change(obj, fields):
         "strategic_merge": merge,
         "json6902": ops,
         "kustomization_entry": {"patches": [{"target": target, "patch": ops}]},
-        "fields": [{"path": path, "before": before, "after": after} for path, before, after, _f in fields],
+        "fields": [{"path": f["pointer"], "before": f["before"], "after": f["after"]} for f in fields],
     }
 
 
@@ -179,3 +179,72 @@ def _deep_merge(into, fragment):
                     into[key].append(item)
         else:
             into[key] = value
+
+
+def spec_fields(before, after):
+    """Every leaf that differs under `spec`: {pointer, before, after, fragment, segments}.
+
+    Lists of named items (containers, env) are matched by name, as strategic merge does; `pointer` is the JSON
+    pointer in the live object, `fragment` the strategic-merge patch of that one field, `segments` the path as
+    [("key", k) | ("name", n)] (what managedFields' fieldsV1 is keyed by)."""
+    fields = []
+
+    def leaf(pointer, segments, old, new):
+        value = {"$patch": "delete"} if new is None and segments[-1][0] == "name" else new
+        fields.append({"pointer": "/".join([""] + [p.replace("~", "~0").replace("/", "~1") for p in pointer]),
+                       "before": old, "after": new, "fragment": fragment(segments, value), "segments": segments})
+
+    def walk(old, new, pointer, segments):
+        if isinstance(old, dict) and isinstance(new, dict):
+            for key in sorted(set(old) | set(new)):
+                walk(old.get(key), new.get(key), pointer + [str(key)], segments + [("key", key)])
+        elif _named_list(old) and _named_list(new):
+            olds = {item["name"]: item for item in old}
+            for index, item in enumerate(new):
+                walk(olds.get(item["name"]), item, pointer + [str(index)], segments + [("name", item["name"])])
+            kept = {item["name"] for item in new}
+            for index, item in enumerate(old):
+                if item["name"] not in kept:
+                    leaf(pointer + [str(index)], segments + [("name", item["name"])], item, None)
+        elif old != new:
+            leaf(pointer, segments, old, new)
+
+    walk((before or {}).get("spec"), (after or {}).get("spec"), ["spec"], [("key", "spec")])
+    return fields
+
+
+def _named_list(value):
+    return isinstance(value, list) and bool(value) and all(isinstance(i, dict) and "name" in i for i in value)
+
+
+def fragment(segments, value):
+    """The strategic-merge patch that sets `value` at `segments` (a ("name", n) item of the list keyed before it)."""
+    if not segments:
+        return value
+    kind, key = segments[0]
+    if kind == "key" and len(segments) > 1 and segments[1][0] == "name":
+        item = {"name": segments[1][1]}
+        rest = fragment(segments[2:], value)
+        if isinstance(rest, dict):
+            item.update(rest)
+        return {key: [item]}
+    return {key: fragment(segments[1:], value)}
+
+
+def owned_by_gitops(obj, segments, found):
+    """Whether the controller that applies from Git owns the field at `segments`, by its managedFields
+    (fieldsV1); True when that cannot be told (no managedFields of that controller: assume it does)."""
+    manager = {"flux": "kustomize-controller", "argocd": "argocd-controller"}.get(found["manager"])
+    entries = [e for e in (obj.get("metadata") or {}).get("managedFields") or []
+               if e.get("manager") == manager and isinstance(e.get("fieldsV1"), dict)]
+    if not entries:
+        return True
+    for entry in entries:
+        node = entry["fieldsV1"]
+        for kind, key in segments:
+            node = node.get("f:%s" % key) if kind == "key" else node.get('k:{"name":"%s"}' % key)
+            if not isinstance(node, dict):
+                break
+        else:
+            return True
+    return False

@@ -11,10 +11,15 @@ from __future__ import annotations
 from ansible_collections.bruno.ops.plugins.module_utils import errors
 
 
-def change_entry(action, target, *, changed, before, after, undo, note="", images=None):
+def change_entry(action, target, *, changed, before, after, undo, note="", images=None, gitops=None):
     """action: what was done (restart, scale, set_env, ...); target: namespace/name or the Redis/MongoDB scope;
     before/after: the part of the target the change is about; undo: the command (or words) that reverses it;
-    images: what image_policy did (workload.plan_images' report), for a change that may start pods."""
+    images: what image_policy did (workload.plan_images' report), for a change that may start pods; gitops: what
+    gitops_policy did (workload.guard_gitops: owner, suspension, the change for Git). A suspension bruno.ops made
+    is resumed by the undo, after which the GitOps controller puts Git's state back."""
+    suspension = (gitops or {}).get("suspension") or {}
+    if suspension.get("applied") and changed:
+        undo = "%s; then resume the Kustomization: %s" % (undo, suspension["resume"])
     entry = {
         "action": action,
         "target": target,
@@ -26,6 +31,8 @@ def change_entry(action, target, *, changed, before, after, undo, note="", image
     }
     if images is not None:
         entry["images"] = images
+    if gitops is not None:
+        entry["gitops"] = gitops
     return entry
 
 

@@ -11,6 +11,10 @@ A change that starts new pods (a template change, more replicas) makes each new 
 image is a mutable tag pulled `Always` (agent-bruno runs `:latest` with `imagePullPolicy: Always`): the change
 could ship new code in the middle of an incident. `image_policy` says what to do then: `warn`, `pin` each such
 image to the digest the running pods report (in the same patch), or `refuse` (docs/remediation.md).
+
+A workload applied from Git (Flux, Argo CD) is re-applied on the next reconcile, undoing a patch of the fields Git
+owns: `gitops_policy` says what to do then (change/gitops.py): `refuse` (the default), `suspend` the owning Flux
+Kustomization first, or `patch-only`; every change reports its owner and the change to commit to Git.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from __future__ import annotations
 import contextlib
 import copy
 import re
+import time
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
-from ansible_collections.bruno.ops.plugins.module_utils.change import rollout
+from ansible_collections.bruno.ops.plugins.module_utils.change import gitops, rollout
 from ansible_collections.bruno.ops.plugins.module_utils.clients.k8s_client import K8sClient
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -50,6 +55,13 @@ def image_options():
     return dict(image_policy=dict(type="str", default="warn", choices=list(IMAGE_POLICIES)))
 
 
+def gitops_options():
+    """`gitops_policy` and its suspension (doc fragment bruno.ops.workload.GITOPS), for every change module."""
+    return dict(gitops_policy=dict(type="str", default=gitops.DEFAULT_POLICY, choices=list(gitops.POLICIES)),
+                gitops_reason=dict(type="str", default="bruno.ops emergency change"),
+                gitops_suspend_seconds=dict(type="int", default=7200))
+
+
 def check_wait_options(params):
     if params["wait_timeout"] < 1:
         raise errors.BrunoOpsError("wait_timeout must be at least 1 second", kind=errors.INVALID)
@@ -68,8 +80,14 @@ def opened(params):
 def change_as_asked(target, build, view, params, check_mode, *, rollback_on_failure=None):
     """change() with the module's wait options (wait_options()) and image_policy (image_options())."""
     rollback = params["rollback_on_failure"] if rollback_on_failure is None else rollback_on_failure
+    seconds = params.get("gitops_suspend_seconds")
+    if seconds is not None and seconds < 60:
+        raise errors.BrunoOpsError("gitops_suspend_seconds must be at least 60 (it is the suspension's expiry); "
+                                   "got %s" % seconds, kind=errors.INVALID)
     return change(target, build, view, check_mode, wait=params["wait"], wait_timeout=params["wait_timeout"],
-                  rollback_on_failure=rollback, image_policy=params.get("image_policy") or "warn")
+                  rollback_on_failure=rollback, image_policy=params.get("image_policy") or "warn",
+                  gitops_policy=params.get("gitops_policy"), gitops_reason=params.get("gitops_reason"),
+                  gitops_suspend_seconds=params.get("gitops_suspend_seconds") or 7200)
 
 
 class Workload:
@@ -168,7 +186,7 @@ def guarded(obj, ops):
 
 
 def change(workload, build, view, check_mode, *, wait=True, wait_timeout=300, rollback_on_failure=True,
-           interval=2.0, image_policy="warn"):
+           interval=2.0, image_policy="warn", gitops_policy=None, gitops_reason=None, gitops_suspend_seconds=7200):
     """Apply the change `build(obj)` returns (JSON patch ops; empty means nothing to do) and report it.
 
     `view(obj)` is the part of the object the change is about, shown in --diff and in the result. In check
@@ -198,6 +216,13 @@ def change(workload, build, view, check_mode, *, wait=True, wait_timeout=300, ro
         result["before"] = dict(result["before"], images=images_view(before_obj, images))
         result["after"] = dict(result["after"], images=images_view(after_obj, images))
     result["changed"] = result["after"] != result["before"]
+    if gitops_policy is not None and result["changed"]:
+        managed = guard_gitops(workload, before_obj, after_obj, gitops_policy, check_mode,
+                               reason=gitops_reason, seconds=gitops_suspend_seconds)
+        if managed is not None:  # only a workload something applies from Git carries `gitops`
+            result["gitops"] = managed
+            if managed.get("warning"):
+                result.setdefault("warnings", []).append(managed["warning"])
     if check_mode or not result["changed"]:
         result["revision_after"] = result["revision_before"]
         return result
@@ -430,3 +455,60 @@ def guard_images(workload, obj, policy, *, new_pods):
             if policy == "pin":
                 raise
     return plan_images(findings, pods, policy, workload.ref, new_pods=new_pods)
+
+
+KUSTOMIZATION = ("kustomize.toolkit.fluxcd.io", "v1", "kustomizations")
+
+
+def kustomization(client, namespace, name):
+    """The Flux Kustomization namespace/name, or None when it is not there (or its CRD is not)."""
+    try:
+        return client.call("get kustomization %s/%s" % (namespace, name), client.custom.get_namespaced_custom_object,
+                           KUSTOMIZATION[0], KUSTOMIZATION[1], namespace, KUSTOMIZATION[2], name)
+    except errors.BrunoOpsError as exc:
+        if exc.kind == errors.NOT_FOUND:
+            return None
+        raise
+
+
+def set_kustomization(client, namespace, name, body):
+    """Merge-patch a Flux Kustomization (its suspension and annotations)."""
+    return client.call("patch kustomization %s/%s" % (namespace, name),
+                       client.custom.patch_namespaced_custom_object, KUSTOMIZATION[0], KUSTOMIZATION[1],
+                       namespace, KUSTOMIZATION[2], name, body)
+
+
+def guard_gitops(workload, before_obj, after_obj, policy, check_mode, *, reason, seconds, now=None):
+    """What gitops_policy does for this change: its owner, the fields Git owns, the change for Git, and (policy
+    suspend, not in check mode) the Flux Kustomization suspended first. Raises BrunoOpsError (guardrail) before
+    anything is changed when the policy refuses; None for a workload nothing applies from Git. A change only of
+    fields Git does not own (a restart's restartedAt annotation) is not reverted by a reconcile: it goes ahead
+    whatever the policy."""
+    found = gitops.owner(before_obj)
+    if found["manager"] is None:
+        return None
+    fields = gitops.spec_fields(before_obj, after_obj)
+    owned = [f for f in fields if gitops.owned_by_gitops(before_obj, f["segments"], found)]
+    info = {"owner": found, "policy": policy, "owned_fields": [f["pointer"] for f in owned],
+            "git": gitops.git_change(before_obj, owned) if owned else None}
+    if not owned:
+        info["action"] = "patch"
+        return info
+    action, warning = gitops.policy_action(found, policy, workload.ref)
+    info.update(action=action, warning=warning)
+    if action == "suspend":
+        current = kustomization(workload.client, found["namespace"], found["name"])
+        if current is None:
+            raise errors.BrunoOpsError(
+                "%s is labelled as applied by Kustomization %s/%s, which is not there (or the Flux CRDs are not): "
+                "nothing changed; check the labels, or use gitops_policy=patch-only" % (
+                    workload.ref, found["namespace"], found["name"]), errors.GUARDRAIL, owner=found)
+        spec, status = current.get("spec") or {}, current.get("status") or {}
+        planned = gitops.suspension(found, reason, time.time() if now is None else now, seconds)
+        planned.update(interval=spec.get("interval"), last_applied_revision=status.get("lastAppliedRevision"),
+                       already_suspended=bool(spec.get("suspend")), applied=False)
+        if not check_mode and not spec.get("suspend"):
+            set_kustomization(workload.client, found["namespace"], found["name"], planned["patch"])
+            planned["applied"] = True
+        info["suspension"] = planned
+    return info

@@ -78,14 +78,123 @@ def test_the_suspension_and_its_undo():
     assert got["resume"].startswith("flux resume kustomization agent-bruno -n flux-system")
 
 
+def with_ttl(obj, ttl, replicas=2):
+    obj = dict(obj)
+    obj["spec"] = {"replicas": replicas, "template": {"spec": {"containers": [
+        {"name": "agent-bruno", "image": "agent:1", "env": [{"name": "PORT", "value": "8080"},
+                                                            {"name": "MONGODB_DB", "value": "agent_bruno"},
+                                                            {"name": "REDIS_URL", "value": "redis://redis:6379"},
+                                                            {"name": "SESSION_TTL", "value": ttl}]}]}}}
+    return obj
+
+
+def test_spec_fields_match_named_items():
+    fields = gitops.spec_fields(with_ttl(FLUX, "86400"), with_ttl(FLUX, "3600", replicas=3))
+    assert [(f["pointer"], f["before"], f["after"]) for f in fields] == [
+        ("/spec/replicas", 2, 3), ("/spec/template/spec/containers/0/env/3/value", "86400", "3600")]
+    assert fields[1]["fragment"] == {"spec": {"template": {"spec": {"containers": [
+        {"name": "agent-bruno", "env": [{"name": "SESSION_TTL", "value": "3600"}]}]}}}}
+
+
+def test_a_field_the_gitops_controller_does_not_own_is_not_reverted():
+    obj = dict(FLUX, metadata=dict(FLUX["metadata"], managedFields=[{
+        "manager": "kustomize-controller", "operation": "Apply",
+        "fieldsV1": {"f:spec": {"f:template": {"f:spec": {"f:containers": {'k:{"name":"agent-bruno"}': {
+            "f:env": {'k:{"name":"SESSION_TTL"}': {".": {}, "f:name": {}, "f:value": {}}}}}}}}}}]))
+    found = gitops.owner(obj)
+    ttl = [("key", "spec"), ("key", "template"), ("key", "spec"), ("key", "containers"), ("name", "agent-bruno"),
+           ("key", "env"), ("name", "SESSION_TTL"), ("key", "value")]
+    restarted = [("key", "spec"), ("key", "template"), ("key", "metadata"), ("key", "annotations"),
+                 ("key", "kubectl.kubernetes.io/restartedAt")]
+    assert gitops.owned_by_gitops(obj, ttl, found) is True
+    assert gitops.owned_by_gitops(obj, restarted, found) is False
+    assert gitops.owned_by_gitops(FLUX, restarted, found) is True  # no fieldsV1: assume it is owned
+
+
 def test_the_change_for_git():
     path = "/spec/template/spec/containers/0/env/3/value"
-    fragment = {"spec": {"template": {"spec": {"containers": [
-        {"name": "agent-bruno", "env": [{"name": "SESSION_TTL", "value": "3600"}]}]}}}}
-    got = gitops.git_change(FLUX, [(path, "86400", "3600", fragment)])
+    got = gitops.git_change(FLUX, gitops.spec_fields(with_ttl(FLUX, "86400"), with_ttl(FLUX, "3600")))
     assert got["target"] == {"group": "apps", "version": "v1", "kind": "Deployment", "name": "agent-bruno"}
     assert got["json6902"] == [{"op": "replace", "path": path, "value": "3600"}]
     assert got["strategic_merge"]["spec"]["template"]["spec"]["containers"][0]["env"] == [
         {"name": "SESSION_TTL", "value": "3600"}]
     assert got["kustomization_entry"]["patches"][0]["target"]["kind"] == "Deployment"
     assert got["fields"] == [{"path": path, "before": "86400", "after": "3600"}]
+
+
+# --------------------------------------------------------------------------- workload.guard_gitops with a fake API
+
+class FakeCustom:
+    def __init__(self, kustomization):
+        self.kustomization, self.patches = kustomization, []
+
+    def get_namespaced_custom_object(self, *args, **_kw):
+        assert args[:2] == ("kustomize.toolkit.fluxcd.io", "v1") and args[3] == "kustomizations"
+        if self.kustomization is None:
+            raise LookupError
+        return self.kustomization
+
+    def patch_namespaced_custom_object(self, *args, **_kw):
+        _group, _version, namespace, _plural, name, body = args
+        self.patches.append((namespace, name, body))
+        return body
+
+
+class FakeClient:
+    def __init__(self, kustomization):
+        self.custom = FakeCustom(kustomization)
+
+    def call(self, action, func, *args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except LookupError:
+            raise errors.BrunoOpsError("cannot %s: not found" % action, errors.NOT_FOUND) from None
+
+
+class FakeWorkload:
+    ref = REF
+
+    def __init__(self, kustomization):
+        self.client = FakeClient(kustomization)
+
+
+KUSTOMIZATION = {"spec": {"interval": "10m", "suspend": False},
+                 "status": {"lastAppliedRevision": "main@sha1:abc"}}
+
+
+def guard(policy, check_mode=False, kustomization="default", before=None):
+    from ansible_collections.bruno.ops.plugins.module_utils.change import workload  # noqa: PLC0415
+
+    kustomization = KUSTOMIZATION if kustomization == "default" else kustomization
+    before = FLUX if before is None else before
+    fake = FakeWorkload(kustomization)
+    info = workload.guard_gitops(fake, with_ttl(before, "86400"), with_ttl(before, "3600"), policy, check_mode,
+                                 reason="OOM incident", seconds=3600, now=1_790_000_000)
+    return info, fake.client.custom.patches
+
+
+def test_suspend_patches_the_kustomization_then_records_it():
+    info, patches = guard("suspend")
+    assert info["action"] == "suspend" and info["suspension"]["applied"] is True
+    assert patches == [("flux-system", "agent-bruno", info["suspension"]["patch"])]
+    assert info["suspension"]["interval"] == "10m" and info["suspension"]["last_applied_revision"] == "main@sha1:abc"
+    assert info["git"]["json6902"] == [{"op": "replace", "path": "/spec/template/spec/containers/0/env/3/value",
+                                        "value": "3600"}]
+
+
+def test_check_mode_touches_no_kustomization():
+    info, patches = guard("suspend", check_mode=True)
+    assert patches == [] and info["suspension"]["applied"] is False
+
+
+def test_refuse_and_a_missing_kustomization_change_nothing():
+    with pytest.raises(errors.BrunoOpsError, match="managed by Kustomization flux-system/agent-bruno"):
+        guard("refuse")
+    with pytest.raises(errors.BrunoOpsError, match="which is not there") as caught:
+        guard("suspend", kustomization=None)
+    assert caught.value.kind == errors.GUARDRAIL
+
+
+def test_an_unmanaged_workload_just_patches():
+    info, patches = guard("refuse", before=deployment())
+    assert info is None and patches == []
