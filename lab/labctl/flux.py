@@ -31,6 +31,7 @@ while it runs, or their deletion waits for the next start.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import functools
 import gzip
@@ -217,6 +218,19 @@ def stop():
     """Stop the controller, then the artifact server, by PID; True if anything was running."""
     stopped = _controller().stop()
     return _artifacts().stop() or stopped
+
+
+@contextlib.contextmanager
+def running():
+    """Flux for the length of a `with` block: started when it does not run, stopped again only if started here."""
+    started_here = not status()["running"]
+    if started_here:
+        start()
+    try:
+        yield
+    finally:
+        if started_here:
+            stop()
 
 
 def status():

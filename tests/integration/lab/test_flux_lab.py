@@ -72,21 +72,17 @@ def until_ttl(value, timeout):
 
 @pytest.fixture(scope="module")
 def gitops(lab, tmp_path_factory):
-    started_here = not flux.status()["running"]
-    if started_here:
-        flux.start()
-    try:
-        _delete_objects()  # an interrupted earlier run's, if any
-        create_namespace(NS)
-        repo = manifests(tmp_path_factory.mktemp("gitops-repo"), GIT_TTL)
-        published = flux.publish(repo, name=NAME)
-        flux.apply_kustomization(NAME, source=NAME, path="./", interval="%ds" % INTERVAL, prune=True)
-        flux.wait_applied(NAME, published["revision"], timeout=120)
-        yield {"repo": repo, "revision": published["revision"]}
-    finally:
-        _delete_objects()
-        if started_here:
-            flux.stop()
+    with flux.running():
+        try:
+            _delete_objects()  # an interrupted earlier run's, if any
+            create_namespace(NS)
+            repo = manifests(tmp_path_factory.mktemp("gitops-repo"), GIT_TTL)
+            published = flux.publish(repo, name=NAME)
+            flux.apply_kustomization(NAME, source=NAME, path="./", interval="%ds" % INTERVAL, prune=True)
+            flux.wait_applied(NAME, published["revision"], timeout=120)
+            yield {"repo": repo, "revision": published["revision"]}
+        finally:
+            _delete_objects()
 
 
 def _delete_objects():
