@@ -221,8 +221,13 @@ def service():
                       health=lambda: procs.tcp_open(layout.HOST, port))
 
 
+FLUX_KUSTOMIZATION = "agent-bruno"  # flux-system/agent-bruno, with LAB_GITOPS=1
+FLUX_INTERVAL = "10m"
+
+
 class Workload:
-    """agent-bruno's Kubernetes objects (lab/manifests), applied and rolled out."""
+    """agent-bruno's Kubernetes objects (lab/manifests), applied (by kubectl, or with LAB_GITOPS=1 by Flux) and
+    rolled out."""
 
     name = "workload"
     manifest = layout.LAB_SRC / "manifests" / "agent-bruno.yaml"
@@ -233,9 +238,14 @@ class Workload:
         return out.returncode, (out.stdout + out.stderr).strip()
 
     def up(self):
-        code, output = self._kubectl("apply", "-f", str(self.manifest))
-        if code != 0:
-            raise procs.LabError("kubectl apply: %s" % output[-1500:])
+        if flux.wanted():
+            # LAB_GITOPS=1: agent-bruno as the homelab deploys it, a Flux Kustomization of its manifests (the
+            # kustomize labels and field manager on every object), not kubectl
+            flux.sync(self.manifest.parent, FLUX_KUSTOMIZATION, interval=FLUX_INTERVAL)
+        else:
+            code, output = self._kubectl("apply", "-f", str(self.manifest))
+            if code != 0:
+                raise procs.LabError("kubectl apply: %s" % output[-1500:])
         settle_replicas(self._kubectl)
         pods = rollout(self._kubectl)
         wait_for_pod_agents(pods, timeout=90)

@@ -18,6 +18,7 @@ description:
     O(since).
   - C(health) reads the agent's C(GET /health) (must say C(healthy)) and C(GET /ready) (must say C(ready); the
     app answers 200 C(degraded) when Redis or MongoDB is down, which fails the check and names the store).
+  - C(gitops) (with O(changes)) checks that no GitOps reconcile has reverted this run's changes.
   - C(chat) does a C(POST /chat) smoke test against O(endpoint) with the app's request, a JSON object with
     C(message) (O(chat_message)) and C(context) (O(chat_context)). It must answer 2xx with a non-empty
     C(response), a C(timestamp) and a C(model); the app answers its own error text with 200 and no model when its
@@ -134,6 +135,16 @@ options:
       - C(false) shows the first 200 characters of the response and the address as given.
     type: bool
     default: true
+  changes:
+    description:
+      - The change record's entries of this run (the change modules' RV(bruno.ops.container_env#module:change), the
+        roles' C(bruno_changes)). For every applied change to an object a GitOps controller applies (its C(gitops)
+        key), the C(gitops) check reads the object again after O(window) and fails when a field bruno.ops changed
+        under a suspension is back at Git's value, or when the suspension was lifted (the next reconcile reverts
+        it). A C(patch-only) change that was reverted is reported, not failed (the user accepted it).
+    type: list
+    elements: dict
+    default: []
   fail_on_failure:
     description: Fail the task when a check fails (the evidence is in the result either way).
     type: bool
@@ -199,7 +210,7 @@ import time
 from urllib.parse import quote
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
-from ansible_collections.bruno.ops.plugins.module_utils.change import rollout, workload
+from ansible_collections.bruno.ops.plugins.module_utils.change import gitops, rollout, workload
 from ansible_collections.bruno.ops.plugins.module_utils.clients.http_client import (
     HttpClient,
     PrometheusClient,
@@ -224,7 +235,7 @@ ARGUMENT_SPEC = dict(
     chat_context=dict(type="dict", default={"source": "bruno.ops verify"}),
     chat_client_ip=dict(type="str", default=verify_checks.DEFAULT_TEST_ADDRESS),
     chat_cleanup=dict(type="bool", default=True), memory_path=dict(type="str", default="/memory"),
-    redact=dict(type="bool", default=True),
+    redact=dict(type="bool", default=True), changes=dict(type="list", elements="dict", default=[]),
     fail_on_failure=dict(type="bool", default=True),
     **pod_selection_options(),
 )
@@ -250,6 +261,36 @@ def validate(params):
         raise errors.BrunoOpsError("chat_client_ip %r is not an IP address; keep a documentation address such as "
                                    "192.0.2.10" % params["chat_client_ip"], kind=errors.INVALID) from None
     return window, interval
+
+
+def gitops_items(client, changes):
+    """What the gitops check compares: each applied change to a GitOps-managed object, re-read now."""
+    items = []
+    for entry in changes:
+        managed = entry.get("gitops") or {}
+        git = managed.get("git") or {}
+        if not entry.get("changed") or managed.get("action") not in ("suspend", "patch-only") or not git.get("fields"):
+            continue
+        kind, _space, ref = str(entry.get("target") or "").partition(" ")
+        namespace, _slash, name = ref.partition("/")
+        name = name.split(" ")[0]  # "deployment bruno/agent-bruno container agent-bruno"
+        if kind == "hpa":
+            obj = client.call_json("get %s" % entry["target"],
+                                   client.autoscaling.read_namespaced_horizontal_pod_autoscaler, name, namespace)
+        else:
+            kinds = {k.lower(): k for k in workload.KINDS}
+            obj = workload.Workload(client, namespace, name, kinds.get(kind, "Deployment")).read()
+        owner = managed.get("owner") or {}
+        suspended = None
+        if owner.get("manager") == "flux" and owner.get("name"):
+            current = workload.kustomization(client, owner.get("namespace"), owner["name"])
+            suspended = bool(((current or {}).get("spec") or {}).get("suspend")) if current is not None else None
+        items.append({"target": entry["target"], "action": managed["action"], "suspended": suspended,
+                      "owner": "%s %s/%s" % (owner.get("kind") or owner.get("manager"), owner.get("namespace"),
+                                             owner.get("name")),
+                      "fields": [{"path": f["path"], "after": f["after"],
+                                  "now": gitops.value_at(obj, f.get("where") or [])} for f in git["fields"]]})
+    return items
 
 
 def live_pods(client, namespace, selector):
@@ -435,6 +476,9 @@ def run(params, check_mode):
         events = client.list_all("list events in %s" % namespace, client.core.list_namespaced_event, namespace,
                                  field_selector="involvedObject.kind=Pod")
         checks.append(verify_checks.oom_check(pods, events, since))
+        managed = gitops_items(client, params["changes"])
+        if managed:
+            checks.append(verify_checks.gitops_check(managed))
     finally:
         client.close()
     warnings = agent_checks(params, checks, notes, check_mode)

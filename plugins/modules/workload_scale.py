@@ -161,6 +161,7 @@ def validate(params):
         raise errors.BrunoOpsError("nothing to do: set replicas, or min_replicas / max_replicas of the HPA",
                                    kind=errors.INVALID)
     workload.check_wait_options(params)
+    workload.check_gitops_options(params)
     if params["max_replicas_cap"] < 1:
         raise errors.BrunoOpsError("max_replicas_cap must be at least 1", kind=errors.INVALID)
     check_bounds(params["min_replicas"], params["max_replicas"], params["replicas"], params["max_replicas_cap"])
@@ -189,17 +190,27 @@ def scale_hpa(client, target, hpa, params, check_mode):
     result.update(images=images, warnings=warnings)
     if (new_min, new_max) == (before["min_replicas"], before["max_replicas"]):
         return dict(result, changed=False, after=before)
-    if pin_ops:
-        pinned = workload.change(target, lambda _obj: pin_ops, lambda o: workload.images_view(o, images), check_mode,
-                                 wait=params["wait"], wait_timeout=params["wait_timeout"],
-                                 rollback_on_failure=params["rollback_on_failure"], image_policy=None)
-        before = dict(before, images=pinned["before"])
-        result.update(before=before, revision_before=pinned["revision_before"],
-                      revision_after=pinned["revision_after"])
     ops = workload.guarded(hpa, ops)
     patch = client.autoscaling.patch_namespaced_horizontal_pod_autoscaler
     name = hpa["metadata"]["name"]
-    after = client.call_json("patch %s" % ref, patch, name, target.namespace, ops, dry_run="All")
+    predicted = client.call_json("patch %s" % ref, patch, name, target.namespace, ops, dry_run="All")
+    # An HPA applied from Git is reverted by the next reconcile like the Deployment: the same gitops_policy,
+    # decided before anything (the image pin included) is changed.
+    managed = workload.guard_gitops(target, hpa, predicted, params["gitops_policy"], check_mode,
+                                    reason=params["gitops_reason"], seconds=params["gitops_suspend_seconds"], ref=ref)
+    if managed is not None:
+        result["gitops"] = managed
+        if managed.get("warning"):
+            result["warnings"] = result["warnings"] + [managed["warning"]]
+    if pin_ops:
+        pinned = workload.change(target, lambda _obj: pin_ops, lambda o: workload.images_view(o, images), check_mode,
+                                 wait=params["wait"], wait_timeout=params["wait_timeout"],
+                                 rollback_on_failure=params["rollback_on_failure"], image_policy=None,
+                                 **workload.gitops_args(params))
+        before = dict(before, images=pinned["before"])
+        result.update(before=before, revision_before=pinned["revision_before"],
+                      revision_after=pinned["revision_after"])
+    after = predicted
     if not check_mode:
         after = client.call_json("patch %s" % ref, patch, name, target.namespace, ops)
     after = view(after)

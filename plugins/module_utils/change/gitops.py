@@ -119,13 +119,20 @@ def policy_action(found, policy, ref):
         errors.GUARDRAIL, owner=found)
 
 
+# What bruno.ops writes on a Kustomization it suspends: why, and until when (flux_suspension resumes it then).
+SUSPENDED_REASON = "bruno.ops/suspended-reason"
+SUSPENDED_UNTIL = "bruno.ops/suspended-until"
+# The merge patch that resumes it and removes both annotations.
+RESUME = {"metadata": {"annotations": {SUSPENDED_REASON: None, SUSPENDED_UNTIL: None}}, "spec": {"suspend": False}}
+
+
 def suspension(found, reason, now, expires_seconds):
     """The annotations and spec bruno.ops sets on a Kustomization it suspends (merge patch), and its undo."""
     expires = now + expires_seconds
-    annotations = {"bruno.ops/suspended-reason": reason, "bruno.ops/suspended-until": _rfc3339(expires)}
+    annotations = {SUSPENDED_REASON: reason, SUSPENDED_UNTIL: _rfc3339(expires)}
     return {
         "patch": {"metadata": {"annotations": annotations}, "spec": {"suspend": True}},
-        "undo": {"metadata": {"annotations": dict.fromkeys(annotations)}, "spec": {"suspend": False}},
+        "undo": RESUME,
         "kustomization": "%s/%s" % (found["namespace"], found["name"]),
         "expires": _rfc3339(expires),
         "resume": "flux resume kustomization %s -n %s (or kubectl -n %s patch kustomization %s --type merge -p "
@@ -162,7 +169,8 @@ def git_change(obj, fields):
         "strategic_merge": merge,
         "json6902": ops,
         "kustomization_entry": {"patches": [{"target": target, "patch": ops}]},
-        "fields": [{"path": f["pointer"], "before": f["before"], "after": f["after"]} for f in fields],
+        "fields": [{"path": f["pointer"], "before": f["before"], "after": f["after"],
+                    "where": [list(segment) for segment in f["segments"]]} for f in fields],
     }
 
 
@@ -229,6 +237,21 @@ def fragment(segments, value):
             item.update(rest)
         return {key: [item]}
     return {key: fragment(segments[1:], value)}
+
+
+def value_at(obj, where):
+    """The value at `where` ([["key", k] | ["name", n]], git_change()'s fields) in `obj`, or None when absent; the
+    named items of a list are found by name, wherever a reconcile or a rollout has put them."""
+    node = obj
+    for kind, key in where:
+        if kind == "key":
+            node = node.get(key) if isinstance(node, dict) else None
+        else:
+            node = next((item for item in node if isinstance(item, dict) and item.get("name") == key), None) if (
+                isinstance(node, list)) else None
+        if node is None:
+            return None
+    return node
 
 
 def owned_by_gitops(obj, segments, found):

@@ -77,17 +77,26 @@ def opened(params):
         client.close()
 
 
-def change_as_asked(target, build, view, params, check_mode, *, rollback_on_failure=None):
-    """change() with the module's wait options (wait_options()) and image_policy (image_options())."""
-    rollback = params["rollback_on_failure"] if rollback_on_failure is None else rollback_on_failure
+def check_gitops_options(params):
     seconds = params.get("gitops_suspend_seconds")
     if seconds is not None and seconds < 60:
         raise errors.BrunoOpsError("gitops_suspend_seconds must be at least 60 (it is the suspension's expiry); "
                                    "got %s" % seconds, kind=errors.INVALID)
+
+
+def gitops_args(params):
+    """change()'s gitops keyword arguments from the module's gitops_options()."""
+    return dict(gitops_policy=params.get("gitops_policy"), gitops_reason=params.get("gitops_reason"),
+                gitops_suspend_seconds=params.get("gitops_suspend_seconds") or 7200)
+
+
+def change_as_asked(target, build, view, params, check_mode, *, rollback_on_failure=None):
+    """change() with the module's wait options (wait_options()) and image_policy (image_options())."""
+    rollback = params["rollback_on_failure"] if rollback_on_failure is None else rollback_on_failure
+    check_gitops_options(params)
     return change(target, build, view, check_mode, wait=params["wait"], wait_timeout=params["wait_timeout"],
                   rollback_on_failure=rollback, image_policy=params.get("image_policy") or "warn",
-                  gitops_policy=params.get("gitops_policy"), gitops_reason=params.get("gitops_reason"),
-                  gitops_suspend_seconds=params.get("gitops_suspend_seconds") or 7200)
+                  **gitops_args(params))
 
 
 class Workload:
@@ -478,12 +487,14 @@ def set_kustomization(client, namespace, name, body):
                        namespace, KUSTOMIZATION[2], name, body)
 
 
-def guard_gitops(workload, before_obj, after_obj, policy, check_mode, *, reason, seconds, now=None):
-    """What gitops_policy does for this change: its owner, the fields Git owns, the change for Git, and (policy
-    suspend, not in check mode) the Flux Kustomization suspended first. Raises BrunoOpsError (guardrail) before
+def guard_gitops(workload, before_obj, after_obj, policy, check_mode, *, reason, seconds, now=None, ref=None):
+    """What gitops_policy does for this change of `before_obj`, the workload or (with its `ref`, such as
+    "hpa bruno/agent-bruno-hpa") another object of it: its owner, the fields Git owns, the change for Git, and
+    (policy suspend, not in check mode) the Flux Kustomization suspended first. Raises BrunoOpsError (guardrail) before
     anything is changed when the policy refuses; None for a workload nothing applies from Git. A change only of
     fields Git does not own (a restart's restartedAt annotation) is not reverted by a reconcile: it goes ahead
     whatever the policy."""
+    ref = ref or workload.ref
     found = gitops.owner(before_obj)
     if found["manager"] is None:
         return None
@@ -494,7 +505,7 @@ def guard_gitops(workload, before_obj, after_obj, policy, check_mode, *, reason,
     if not owned:
         info["action"] = "patch"
         return info
-    action, warning = gitops.policy_action(found, policy, workload.ref)
+    action, warning = gitops.policy_action(found, policy, ref)
     info.update(action=action, warning=warning)
     if action == "suspend":
         current = kustomization(workload.client, found["namespace"], found["name"])
@@ -502,7 +513,7 @@ def guard_gitops(workload, before_obj, after_obj, policy, check_mode, *, reason,
             raise errors.BrunoOpsError(
                 "%s is labelled as applied by Kustomization %s/%s, which is not there (or the Flux CRDs are not): "
                 "nothing changed; check the labels, or use gitops_policy=patch-only" % (
-                    workload.ref, found["namespace"], found["name"]), errors.GUARDRAIL, owner=found)
+                    ref, found["namespace"], found["name"]), errors.GUARDRAIL, owner=found)
         spec, status = current.get("spec") or {}, current.get("status") or {}
         planned = gitops.suspension(found, reason, time.time() if now is None else now, seconds)
         planned.update(interval=spec.get("interval"), last_applied_revision=status.get("lastAppliedRevision"),

@@ -173,6 +173,38 @@ def rollout_check(status):
     return _verdict("rollout", problems, status, "rollout complete")
 
 
+def gitops_check(items):
+    """Whether the changes made to GitOps-managed objects are still there after the window.
+
+    `items`: [{target, action (suspend | patch-only), owner ("Kustomization ns/name"), fields: [{path, after, now}],
+    suspended (the owner's spec.suspend now, None when unknown)}]. A reverted field fails when bruno.ops suspended
+    the owner for it (its reconcile should not have run); with patch-only the revert was accepted and is only
+    reported. A suspension lifted before the window ended fails too: the next reconcile reverts the change."""
+    problems, evidence = [], []
+    for item in items:
+        reverted = [f for f in item["fields"] if f["now"] != f["after"]]
+        evidence.append(dict(item, reverted=[f["path"] for f in reverted]))
+        if item["action"] != "suspend":
+            continue
+        for field in reverted:
+            problems.append("%s %s is %s again, not %s: %s reconciled it back" % (
+                item["target"], field["path"], _shown(field["now"]), _shown(field["after"]), item["owner"]))
+        if item.get("suspended") is False:
+            problems.append("%s is no longer suspended: its next reconcile reverts the change to %s" % (
+                item["owner"], item["target"]))
+    kept = sum(len(i["fields"]) for i in items) - sum(len(e["reverted"]) for e in evidence)
+    accepted = [e for e in evidence if e["action"] != "suspend" and e["reverted"]]
+    ok = "the change held against GitOps: %d field(s) as changed" % kept
+    if accepted:
+        ok += "; reverted as accepted (patch-only): %s" % ", ".join(
+            "%s %s" % (e["target"], p) for e in accepted for p in e["reverted"])
+    return _verdict("gitops", problems, {"changes": evidence}, ok)
+
+
+def _shown(value):
+    return "unset" if value is None else repr(value)
+
+
 def _verdict(name, problems, evidence, ok_text):
     return {"check": name, "passed": not problems, "summary": ok_text if not problems else "; ".join(problems),
             "evidence": evidence}

@@ -90,6 +90,24 @@ def _what_to_do(verdict):
     return lines
 
 
+def _ownership(doc):
+    """Who applies the workload from Git, and what that means for the fixes (workload_owner_info's result)."""
+    found = (doc.get("extra") or {}).get("ownership") or {}
+    summary = found.get("summary")
+    if not isinstance(summary, dict):
+        reason = found.get("msg") if found.get("failed") else None
+        return ["", "## Deployed by", "", "- unknown: %s" % (_cell(reason) if reason else "not read")] if found else []
+    lines = ["", "## Deployed by", ""] + ["- %s" % _cell(line) for line in summary.get("lines") or []]
+    if not summary.get("lines"):
+        lines.append("- no workload found for the pods (%s)" % _cell("; ".join(found.get("notes") or []) or "none"))
+    if summary.get("managed"):
+        lines += ["", "A patch to a workload applied from Git is reverted at the source's next reconcile. The fixes "
+                  "refuse by default (`bruno_gitops_policy=refuse`); `-e bruno_gitops_policy=suspend` suspends the "
+                  "Flux Kustomization with an expiry first (the change record's undo resumes it), or commit the "
+                  "change to Git (the change record carries the patch)."]
+    return lines
+
+
 def _redis(doc):
     facts = doc.get("facts") or {}
     server = (doc.get("extra") or {}).get("redis_server") or {}
@@ -124,6 +142,9 @@ def render_markdown(doc):
         "- **Verdict:** **%s**: %s" % (_cause_label(verdict["primary"]), verdict["headline"]),
         "- **Memory:** %s%% of the limit at most" % _fmt_value(verdict.get("usage_pct_of_limit")),
     ]
+    owners = (((doc.get("extra") or {}).get("ownership") or {}).get("summary") or {})
+    if isinstance(owners, dict) and owners.get("sources"):
+        lines.append("- **Deployed by:** %s" % ", ".join(owners["sources"]))
     lines += _why(verdict)
     lines += _findings(verdict)
     lines += _what_to_do(verdict)
@@ -146,6 +167,7 @@ def render_markdown(doc):
     lines += ["", "## Sources", "", "| source | state |", "| --- | --- |"]
     for name, state in sorted(doc.get("sources", {}).items()):
         lines.append("| %s | %s |" % (name, "ok" if state is True else "unavailable: %s" % _cell(state)))
+    lines += _ownership(doc)
     lines += _redis(doc)
     pods = doc.get("pods") or []
     if pods:

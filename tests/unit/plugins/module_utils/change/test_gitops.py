@@ -119,7 +119,15 @@ def test_the_change_for_git():
     assert got["strategic_merge"]["spec"]["template"]["spec"]["containers"][0]["env"] == [
         {"name": "SESSION_TTL", "value": "3600"}]
     assert got["kustomization_entry"]["patches"][0]["target"]["kind"] == "Deployment"
-    assert got["fields"] == [{"path": path, "before": "86400", "after": "3600"}]
+    where = [["key", "spec"], ["key", "template"], ["key", "spec"], ["key", "containers"], ["name", "agent-bruno"],
+             ["key", "env"], ["name", "SESSION_TTL"], ["key", "value"]]
+    assert got["fields"] == [{"path": path, "before": "86400", "after": "3600", "where": where}]
+    # found by name wherever the items are: the env reordered by a reconcile
+    moved = with_ttl(FLUX, "3600")
+    env = moved["spec"]["template"]["spec"]["containers"][0]["env"]
+    env.reverse()
+    assert gitops.value_at(moved, where) == "3600"
+    assert gitops.value_at(moved, where[:-2] + [["name", "NOT_THERE"], ["key", "value"]]) is None
 
 
 # --------------------------------------------------------------------------- workload.guard_gitops with a fake API
