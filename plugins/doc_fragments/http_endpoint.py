@@ -14,7 +14,9 @@ options:
     type: dict
     suboptions:
       url:
-        description: Base URL of the service, for example C(http://agent-bruno-service.bruno:8080).
+        description:
+          - Base URL of the service, for example C(http://agent-bruno-service.bruno:8080).
+          - May hold C(user:password@), so it is never logged; the password is masked in every message.
         type: str
         required: true
       bearer_token:

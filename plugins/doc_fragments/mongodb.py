@@ -25,7 +25,7 @@ options:
         type: str
         default: localhost
       port:
-        description: Server TCP port.
+        description: Server TCP port, 1 to 65535.
         type: int
         default: 27017
       username:

@@ -15,7 +15,9 @@ options:
     type: dict
     suboptions:
       url:
-        description: Base URL of Prometheus, for example C(http://prometheus.monitoring:9090).
+        description:
+          - Base URL of Prometheus, for example C(http://prometheus.monitoring:9090).
+          - May hold C(user:password@), so it is never logged; the password is masked in every message.
         type: str
         required: true
       bearer_token:

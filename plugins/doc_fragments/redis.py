@@ -17,18 +17,19 @@ options:
       url:
         description:
           - Connection URL, C(redis://[[user]:password@]host:port/db), C(rediss://...) for TLS, or C(unix://path).
-          - May hold a password, so it is never logged.
+          - The path is the database number, C(/0) when left out; anything else (C(/db7)) is an error, not db 0.
+          - May hold a password, so it is never logged; a password with C(#), C(/) or C(?) works as it is.
         type: str
       host:
         description: Redis host name or address.
         type: str
         default: localhost
       port:
-        description: Redis TCP port.
+        description: Redis TCP port, 1 to 65535.
         type: int
         default: 6379
       db:
-        description: Database number.
+        description: Database number, 0 or more.
         type: int
         default: 0
       username:

@@ -25,11 +25,13 @@ options:
           - Identifies the run. Tasks of one playbook run that share an owner share the lock. Random when not set.
         type: str
       ttl:
-        description: Seconds after which a lock left behind by a killed run expires. Refreshed during the run.
+        description:
+          - Seconds after which the lock of a killed run expires (at least 3); a heartbeat renews it every third of
+            that while the run lives; released on failure and on SIGTERM.
         type: int
-        default: 3600
+        default: 90
       release:
-        description: Release the lock when the task ends. It is always released when the task fails.
+        description: Release the lock when the task ends. It is always released when the task fails (and on SIGTERM).
         type: bool
         default: true
 """

@@ -54,3 +54,62 @@ def missing_library(library, install, import_error, needed_for=""):
 def connection_option(spec, required=False):
     """A backend's nested connection option (`kubernetes`, `redis`, ...), ready to drop into an argument spec."""
     return dict(type="dict", required=required, options=spec)
+
+
+# URLs in options and messages. User info is taken to end at the LAST '@' after "scheme://", so a password with a
+# raw '#', '/', '?' or '@' (not percent-encoded) is still recognised as a password: it is never shown, and never
+# misread as a path or a port. (A URL with '@' in its path and no user info must percent-encode that '@'.)
+def split_url(url, option):
+    """{scheme, username, password, host, port, rest}: `rest` is the URL without user info; `port` is None when
+    not given. Raises an INVALID BrunoOpsError naming `option` for an unparsable URL, never quoting user info."""
+    from urllib.parse import unquote, urlsplit  # noqa: PLC0415 - only the clients that take URLs need it
+
+    text = url if isinstance(url, str) else ""
+    scheme, sep, after = text.partition("://")
+    if not sep or not scheme:
+        raise BrunoOpsError("%s must be a URL of the form scheme://host:port/... (got %r)"
+                            % (option, display_url(text)), kind=INVALID)
+    userinfo, at, hostpart = after.rpartition("@")
+    username, colon, password = userinfo.partition(":")
+    rest = "%s://%s" % (scheme, hostpart)
+    try:
+        parts = urlsplit(rest)
+        host = parts.hostname
+    except ValueError as exc:  # an unbalanced '[' of an IPv6 address
+        raise BrunoOpsError("%s has an invalid host (%s): write IPv6 addresses as [::1]" % (option, exc),
+                            kind=INVALID) from None
+    after_host = parts.netloc.rpartition("]")[2]  # what follows an IPv6 address's brackets, or the whole netloc
+    port_text = after_host.rpartition(":")[2] if ":" in after_host else ""
+    port = None
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise BrunoOpsError("%s has an invalid port %r: it must be a number between 1 and 65535 (%s)"
+                                % (option, port_text[:20], display_url(text)), kind=INVALID)
+        port = int(port_text)
+    return {
+        "scheme": scheme.lower(), "host": host, "port": port, "rest": rest,
+        "username": unquote(username) if at else None,
+        "password": unquote(password) if at and colon else None,
+        "path": parts.path, "query": parts.query,
+    }
+
+
+def display_url(url, default_port=None, keep_path=True):
+    """A URL fit for a message: no user info, no query or fragment, IPv6 hosts in brackets. Never raises."""
+    text = url if isinstance(url, str) else ""
+    scheme, sep, after = text.partition("://")
+    if not sep:  # not a URL at all: shown as given, unless it may hold user info
+        return "<not a URL>" if "@" in text else text[:80]
+    hostpart = after.rpartition("@")[2]
+    hostport, slash, path = hostpart.partition("/")
+    hostport = hostport.split("?", 1)[0].split("#", 1)[0]
+    path = ("/" + path).split("?", 1)[0].split("#", 1)[0] if slash and keep_path else ""
+    if default_port and hostport and not hostport.rpartition("]")[2].count(":"):
+        hostport = "%s:%s" % (hostport, default_port)
+    return "%s://%s%s" % (scheme, hostport, path)
+
+
+def host_port(host, port):
+    """host:port, with an IPv6 address in brackets."""
+    host = str(host)
+    return "[%s]:%s" % (host, port) if ":" in host and not host.startswith("[") else "%s:%s" % (host, port)

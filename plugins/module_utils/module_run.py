@@ -13,6 +13,8 @@ Every module of plugins/modules:
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
@@ -33,6 +35,38 @@ def main(argument_spec, run, *, with_module=False, **module_kwargs):
     execute(module, run, with_module=with_module)
 
 
+# Connection options that are URLs: no_log in their specs, because they may carry user:password@.
+URL_OPTIONS = ("url", "uri")
+
+
+def _url_values(spec, params):
+    """The values of no_log URL sub-options anywhere in params, following the argument spec."""
+    for name, option in (spec or {}).items():
+        value = (params or {}).get(name)
+        if option.get("options"):
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict):
+                    yield from _url_values(option["options"], item)
+        elif name in URL_OPTIONS and option.get("no_log") and isinstance(value, str):
+            yield value
+
+
+def mask_url_credentials(module):
+    """Mask only the secret part of URL options in everything the module returns (the invocation at -vvv, the
+    log file, messages): the password is masked wherever it shows up, even a raw '#', '/' or '?' in it, and a URL
+    with no user info is shown as it is, instead of as ******** inside every message naming the address."""
+    for value in _url_values(module.argument_spec, module.params):
+        userinfo, at, _rest = value.partition("://")[2].rpartition("@")
+        if not at:
+            module.no_log_values.discard(value)
+            continue
+        username, _colon, password = userinfo.partition(":")
+        password = password or username  # a bare token@host: the "user" is the secret
+        for secret in (password, unquote(password)):
+            if secret:
+                module.no_log_values.add(secret)
+
+
 def error_result(exc):
     """The one failure shape: msg, and error = {kind, message, ...details}."""
     error = {key: value for key, value in exc.to_dict().items() if key not in _WITHHELD_DETAILS}
@@ -50,6 +84,7 @@ def execute(module, run, *, with_module=False):
     - `before` and `after`: also returned as `diff` when the play runs with --diff;
     - `failed`: a check that ran and said no (verify, preflight's fail_on) fails the task with its evidence kept in
       the result and `msg`; `error` is {kind: check_failed, message: msg} unless the result brings its own."""
+    mask_url_credentials(module)
     try:
         result = run(module.params, module.check_mode, module) if with_module else run(module.params, module.check_mode)
     except errors.BrunoOpsError as exc:

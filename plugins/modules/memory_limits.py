@@ -392,6 +392,8 @@ def change_of(target, result):
 
 def run(params, check_mode):
     opts = validate(params)
+    if params.get("prometheus"):
+        PrometheusClient(params["prometheus"])  # a bad prometheus option is named before the cluster is read
     with workload.opened(params) as (client, target):
         obj = target.read()
         index = workload.container_index(obj, params["container"], target.ref)

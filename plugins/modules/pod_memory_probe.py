@@ -133,6 +133,11 @@ def probe_pod(client, namespace, pod, container, params):
 def run(params, check_mode=False):
     if params["max_pods"] < 1 or params["timeout"] < 1:
         raise errors.BrunoOpsError("max_pods and timeout must be at least 1", kind=errors.INVALID)
+    if params["debug_url"]:
+        parsed = errors.split_url(params["debug_url"], "debug_url")
+        if parsed["scheme"] not in ("http", "https"):
+            raise errors.BrunoOpsError("debug_url must be an http:// or https:// URL inside the pod, such as "
+                                       "http://127.0.0.1:8080/metrics", kind=errors.INVALID)
     namespace = params["namespace"]
     client = K8sClient(params["kubernetes"] or {})
     probes = []

@@ -322,6 +322,9 @@ def run(params, check_mode=False, now=None):
     now = time.time() if now is None else now
     if params["max_points"] < 2 or params["max_series"] < 1:
         raise _invalid("max_points must be at least 2 and max_series at least 1")
+    if params["limit_bytes"] is not None and params["limit_bytes"] <= 0:
+        raise _invalid("limit_bytes must be a positive number of bytes (the memory limit), got %s; leave it unset "
+                       "for no projection" % params["limit_bytes"])
     for option in ("correlate_with", "regress_on"):
         if params[option] and params["mode"] != "range":
             raise _invalid("%s needs mode=range: it is computed over a history" % option)

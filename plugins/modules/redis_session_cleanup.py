@@ -15,8 +15,10 @@ description:
     has used for longer than a threshold.
   - Each batch is decided and applied by one Lua script, so the idle check and the C(UNLINK) are atomic; a
     session touched during the run is never deleted. Keys are removed with C(UNLINK), never C(DEL).
-  - Runs at most O(ops_per_second) keys per second and for at most O(max_duration) seconds, then returns
-    RV(cursor) to resume from. A failure in the middle also reports the cursor.
+  - Walks at most O(ops_per_second) keys per second (the keys C(SCAN) walks, matching or not) and for at most
+    O(max_duration) seconds, then returns RV(cursor) to resume from. A batch is applied in parts of 200 keys and
+    the time budget is looked at between them, so one large batch cannot overstay it. A failure in the middle
+    also reports the cursor.
   - Keys of another type than O(session_type) are skipped and counted, never changed.
   - Refuses a pattern without a literal prefix (such as C(*)) unless O(allow_broad_pattern=true).
   - See C(docs/sessions.md) in the collection for the atomicity argument and the resume semantics.
@@ -45,6 +47,10 @@ options:
         description:
           - Sessions not read or written for longer than this (Redis C(OBJECT IDLETIME)) are deleted.
           - Needs a Redis C(maxmemory-policy) that is not LFU, since Redis then does not track idle time.
+          - Redis records no access while it forks (C(BGSAVE), AOF rewrite, a replica's full sync), so idle
+            deletion waits until the last fork ended more than this many seconds ago (RV(deferred)). Redis 7.0
+            reports when a fork ended only for RDB saves to disk; after an AOF rewrite or a diskless replica sync
+            idle deletion stays deferred until Redis restarts. The TTL policies are not affected.
         type: int
   session_shape:
     description:
@@ -140,11 +146,41 @@ bytes_freed:
   sample: 5242880
 deferred:
   description:
-    - Idle sessions not deleted because Redis was saving (C(BGSAVE), AOF rewrite) when their batch ran; Redis
-      does not record accesses then, so their idle time cannot be trusted. A later run deletes them.
+    - Idle sessions not deleted because Redis was forking (C(BGSAVE), AOF rewrite) when their batch ran, or
+      its last fork ended less than O(policies.max_idle) ago (RV(deferred_after_fork)); Redis does not record
+      accesses during a fork, so their idle time cannot be trusted. A later run deletes them.
   returned: always
   type: int
   sample: 0
+deferred_after_fork:
+  description: The part of RV(deferred) kept because the last fork ended too recently, or at an unknown time.
+  returned: always
+  type: int
+  sample: 0
+last_fork_ended_seconds_ago:
+  description:
+    - Seconds since the last fork of Redis ended, as the cleanup script saw it; C(-1) when Redis does not report
+      it (AOF rewrite, diskless replica sync, failed save); null when there was none or O(policies.max_idle) is off.
+  returned: always
+  type: int
+  sample: null
+idle_clocks_started_over:
+  description:
+    - Redis started less than O(policies.max_idle) ago, so the idle times of sessions unused since before the
+      restart count from the restart on; they are not deleted as idle by this run (a warning says so).
+  returned: always
+  type: bool
+  sample: false
+walked:
+  description: Keys C(SCAN) walked (its C(COUNT) per step), matching or not; O(ops_per_second) paces these.
+  returned: always
+  type: int
+  sample: 1000000
+rate_limited_seconds:
+  description: Seconds the run waited to keep to O(ops_per_second).
+  returned: always
+  type: float
+  sample: 0.0
 without_ttl:
   description: Sessions left without a TTL because O(policies.missing_ttl) is not set.
   returned: always
@@ -178,7 +214,9 @@ cursor:
   type: str
   sample: "1835008@d7c5a3f35c5e0b7ab2a4e3ff1ab4d4a6c8e9f012"
 complete:
-  description: Whether the scan reached its end (false after O(max_duration), or when Redis restarted mid-run).
+  description:
+    - Whether the scan reached its end (false after O(max_duration), also when it stopped inside a batch, or when
+      Redis restarted mid-run).
   returned: always
   type: bool
   sample: true
@@ -218,7 +256,7 @@ lock:
   description: The run lock, when O(lock) is set.
   returned: when O(lock) is set
   type: dict
-  sample: {"key": "bruno:ops:lock:cleanup", "owner": "run-42", "held": false, "released": true}
+  sample: {"key": "bruno:ops:lock:cleanup", "owner": "run-42", "held": false, "released": true, "ttl": 90}
 change:
   description:
     - This run's entry for the change record, built by the module (roles append it as it is). C(before) and

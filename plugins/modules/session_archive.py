@@ -24,8 +24,9 @@ description:
   - The trim is a Lua script that first checks the head of the list still holds exactly what was verified or
     copied. Turns appended during the run go to the tail and are never lost.
   - A malformed turn (not JSON, missing fields, a lone surrogate, a NUL or C($) in a field name, an integer
-    beyond 64 bits) is left in Redis with every turn after it. It is counted in RV(malformed) and named in
-    RV(malformed_turns), and the run goes on with the other sessions.
+    beyond 64 bits; in copy mode also NaN or Infinity, or a document MongoDB refuses, such as a C(.) in a field
+    name on FerretDB) is left in Redis with every turn after it. It is counted in RV(malformed) and named in
+    RV(malformed_turns) (key and index, never its content), and the run goes on with the other sessions.
   - Resumable like M(bruno.ops.redis_session_cleanup), with O(cursor), O(max_duration) and O(ops_per_second).
   - See C(docs/sessions.md) in the collection for the argument why no turn is lost or duplicated.
 author:
@@ -84,17 +85,39 @@ options:
     description: Most messages moved from one session in one step; longer backlogs take several steps.
     type: int
     default: 500
+  batch_bytes:
+    description:
+      - Most bytes of turns read from Redis in one round trip, over all the sessions of a step (each session
+        gets at least one turn). This, not the number of turns, bounds the module's memory (a few times this),
+        the memory of the Lua scripts and how long one of them keeps Redis busy, however large the turns.
+      - Between 1024 and 536870912. Keep one step's scripts well under O(redis.socket_timeout).
+    type: int
+    default: 8388608
+  preserve_idle_times:
+    description:
+      - Before Redis 7.2 (no C(CLIENT NO-TOUCH)) reading or trimming a list restarts its idle time, which the idle
+        cleanup (M(bruno.ops.redis_session_cleanup)) decides on. With C(true) a real run reads and trims through
+        scripts that take C(OBJECT IDLETIME) first and put it back (C(DUMP), then C(RESTORE ... REPLACE IDLETIME)
+        with the same expiry) in the same atomic step, so no session looks used because the archive read it.
+      - The price, per session read, is a C(DUMP) and C(RESTORE) of the whole list inside the script (Redis is
+        busy for about 12 ms per MiB of session here), its bytes in the AOF and to replicas, and a C(WATCH) on
+        that key by the app fails once. When Redis refuses the C(RESTORE) (maxmemory), the session's idle time
+        restarts and RV(idle_not_kept) counts it.
+      - C(false) reads without putting idle times back (cheaper; the archive then keeps read sessions alive).
+        Ignored on Redis 7.2+ (C(CLIENT NO-TOUCH)) and in check mode, which never writes.
+    type: bool
+    default: true
   skip_idle_longer_than:
     description:
       - Sessions not used for longer than this many seconds (C(OBJECT IDLETIME)) are not read. Set it to the
         O(bruno.ops.redis_session_cleanup#module:policies.max_idle) of the cleanup, which deletes them, so the
-        archive does not read (and, before Redis 7.2, refresh) sessions that are about to go.
+        archive does not read sessions that are about to go.
     type: int
   state_key:
     description:
-      - Redis key where a complete run records when it started (before Redis 7.2, when it ended, since its own
-        reads count as uses there). The next run then reads only the sessions used since (the others cannot have
-        grown), which is faster and, before Redis 7.2, lets unused sessions age.
+      - Redis key where a complete run records when it started (when it ended if its own reads restarted idle
+        times, O(preserve_idle_times=false) before Redis 7.2). The next run then reads only the sessions used
+        since (the others cannot have grown), which is faster.
       - After backfilling the collection by other means, run once with an empty O(state_key).
       - An empty string turns this off; every session is then read on every run.
       - Not written in check mode, nor by a run that was resumed from a cursor or did not complete.
@@ -107,9 +130,9 @@ notes:
     read (RV(below_limit_by_size)).
   - Reading a session's turns counts as an access in Redis before 7.2, which restarts its idle time. On Redis
     7.2 and later the module turns that off (C(CLIENT NO-TOUCH)). Before, check mode does not read them (see
-    O(check_mode_reads)), and a real run reads only sessions that can be over the limit, used since its last
-    complete run (O(state_key)), and not idle longer than O(skip_idle_longer_than). Run
-    M(bruno.ops.redis_session_cleanup) first, as C(playbooks/cleanup_sessions.yml) does.
+    O(check_mode_reads)), and a real run puts every idle time it disturbed back (O(preserve_idle_times)). It
+    reads only sessions that can be over the limit, used since its last complete run (O(state_key)), and not
+    idle longer than O(skip_idle_longer_than).
   - Redis Cluster is not supported; use a standalone Redis (or a primary).
   - Passwords never appear in the output.
 """
@@ -346,6 +369,28 @@ no_touch:
   returned: always
   type: bool
   sample: false
+idle_times_kept:
+  description:
+    - Whether every session's idle time is what it was before the run (C(CLIENT NO-TOUCH), no turn read, or
+      every idle time put back, see O(preserve_idle_times)).
+  returned: always
+  type: bool
+  sample: true
+idle_not_kept:
+  description: Sessions whose idle time could not be put back after a read (Redis refused the C(RESTORE)).
+  returned: always
+  type: int
+  sample: 0
+batch_bytes:
+  description: The O(batch_bytes) used.
+  returned: always
+  type: int
+  sample: 8388608
+largest_read_bytes:
+  description: The most bytes of turns one round trip read (at most O(batch_bytes) plus one turn).
+  returned: always
+  type: int
+  sample: 4194304
 samples:
   description:
     - Up to O(sample_size) example keys (redacted unless O(redact=false)) of sessions over the limit, conflicting,
@@ -399,6 +444,8 @@ ARGUMENT_SPEC = dict(
     check_mode_reads=dict(type="str", choices=list(session_archive.CHECK_READS), default="auto"),
     redact=dict(type="bool", default=True),
     chunk_size=dict(type="int", default=500),
+    batch_bytes=dict(type="int", default=session_archive.BATCH_BYTES),
+    preserve_idle_times=dict(type="bool", default=True),
     skip_idle_longer_than=dict(type="int"),
     state_key=dict(type="str", default="bruno:ops:session_archive:state", no_log=False),
     lock=lock.lock_option(),

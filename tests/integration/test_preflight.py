@@ -104,3 +104,52 @@ def test_uri_with_credentials_is_never_echoed(backends):
     _rc, result, raw = run_module(MODULE, backends)
     assert "Uri-Secret-5512" not in raw
     assert rows_by_backend(result)["mongodb"]["address"] == "mongodb://127.0.0.1:%d" % port
+
+
+MALFORMED_KUBECONFIGS = {
+    "bad_yaml": "apiVersion: v1\nclusters: [\n  - a: {\n",
+    "a_list": "- apiVersion: v1\n- kind: Config\n",
+    "bad_base64_ca": ("apiVersion: v1\nkind: Config\ncurrent-context: x\nclusters:\n- name: c\n  cluster:\n"
+                      "    server: https://127.0.0.1:6443\n    certificate-authority-data: '!!!not-base64!!!'\n"
+                      "contexts:\n- name: x\n  context: {cluster: c, user: u}\nusers:\n- name: u\n"
+                      "  user: {token: kc-token-7781}\n"),
+    "no_contexts": "apiVersion: v1\nkind: Config\nclusters: []\nusers:\n- name: u\n  user: {token: kc-token-7781}\n",
+}
+
+
+def test_malformed_kubeconfigs_fail_only_the_kubernetes_row(tmp_path, backends):
+    for name, text in MALFORMED_KUBECONFIGS.items():
+        path = tmp_path / ("%s.yaml" % name)
+        path.write_text(text)
+        rc, result, raw = run_module(MODULE, dict(backends, kubernetes={"kubeconfig": str(path)}))
+        assert rc == 0, (name, result)
+        rows = rows_by_backend(result)
+        assert rows["kubernetes"]["status"] == "failed", name
+        assert rows["kubernetes"]["error"]["kind"] == "configuration", name
+        assert "kubernetes.kubeconfig" in rows["kubernetes"]["error"]["message"], name
+        assert [rows[other]["status"] for other in ("redis", "mongodb", "prometheus")] == ["ok"] * 3, name
+        assert "Traceback" not in raw and "kc-token-7781" not in raw, name
+
+
+def test_malformed_urls_and_ports_are_invalid_input_not_unreachable(backends):
+    for bad, fragment in (({"redis": {"url": "redis://127.0.0.1:%d/db7" % backends["redis"]["port"]}}, "redis.url"),
+                          ({"redis": {"url": "redis://127.0.0.1:99999/0"}}, "redis.url"),
+                          ({"mongodb": dict(backends["mongodb"], port=70000)}, "mongodb.port"),
+                          ({"prometheus": {"url": "http://127.0.0.1:abc"}}, "prometheus.url")):
+        rc, result, raw = run_module(MODULE, dict(backends, **bad))
+        assert rc != 0, (bad, result)
+        assert result["error"]["kind"] == "invalid_input" and fragment in result["msg"], result
+        assert "Traceback" not in raw
+
+
+def test_ipv6_addresses_are_reported_in_brackets(backends):
+    port = procs.free_port()
+    backends["redis"] = {"url": "redis://[::1]:%d/0" % port, "connect_timeout": 1.0, "retries": 0}
+    backends["prometheus"] = {"url": "http://[::1]:%d" % port, "timeout": 2.0}
+    rc, result, raw = run_module(MODULE, backends)
+    assert rc == 0, result
+    rows = rows_by_backend(result)
+    assert rows["redis"]["error"]["kind"] == "unreachable" and "[::1]:%d" % port in rows["redis"]["error"]["message"]
+    assert rows["prometheus"]["error"]["kind"] == "unreachable"
+    assert "[::1]:%d" % port in rows["prometheus"]["error"]["message"]
+    assert "Traceback" not in raw

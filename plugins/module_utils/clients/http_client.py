@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from urllib.error import HTTPError, URLError
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 from ansible.module_utils.urls import open_url
 
@@ -15,7 +15,8 @@ from ansible_collections.bruno.ops.plugins.module_utils import errors
 
 # Sub-options of every HTTP endpoint option (`prometheus`, `agent`); documented by the bruno.ops.http fragment.
 HTTP_ENDPOINT_SPEC = dict(
-    url=dict(type="str", required=True),
+    # May carry user:password@: never logged (module_run shows it again when it carries none).
+    url=dict(type="str", required=True, no_log=True),
     bearer_token=dict(type="str", no_log=True),
     username=dict(type="str"),
     password=dict(type="str", no_log=True),
@@ -32,36 +33,39 @@ def http_option(required=False):
 
 
 def describe_address(url):
-    """The URL without user info or query string, for messages."""
-    parts = urlsplit(url)
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += ":%s" % parts.port
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+    """The URL without user info or query string, for messages (never raises, never shows a password)."""
+    return errors.display_url(url)
 
 
 class HttpClient:
     """GET/POST against one base URL; use the methods, they translate errors themselves."""
 
     service = "HTTP endpoint"
+    option = "endpoint"  # the module option these params come from, for messages
 
     def __init__(self, params):
         url = params.get("url") or ""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        where = "%s.url" % self.option
+        parts = errors.split_url(url, where) if "://" in url else {}
+        if parts.get("scheme") not in ("http", "https") or not parts.get("host"):
             raise errors.BrunoOpsError(
-                "%s url must be an absolute http:// or https:// URL (got %r)" % (self.service, describe_address(url)),
-                kind=errors.INVALID,
+                "%s url must be an absolute http:// or https:// URL (got %r); fix %s"
+                % (self.service, describe_address(url), where), kind=errors.INVALID,
             )
         if params.get("timeout") is not None and params["timeout"] <= 0:
-            raise errors.BrunoOpsError("%s timeout must be a positive number of seconds" % self.service,
+            raise errors.BrunoOpsError("%s.timeout must be a positive number of seconds" % self.option,
                                        kind=errors.INVALID)
-        if params.get("bearer_token") and params.get("password"):
+        # Credentials in the URL are taken out of it (so no request, redirect or message carries them) and sent
+        # as basic auth, like username/password.
+        self.username = params.get("username") or parts["username"] or None
+        self.password = params.get("password") if params.get("username") else parts["password"]
+        if params.get("bearer_token") and (params.get("password") or parts["password"]):
             raise errors.BrunoOpsError(
-                "%s: set either bearer_token or username/password, not both" % self.service, kind=errors.INVALID
+                "%s: set either bearer_token or username/password (or user info in the url), not both" % self.option,
+                kind=errors.INVALID,
             )
         self.params = params
-        self.base_url = url.rstrip("/")
+        self.base_url = parts["rest"].split("#", 1)[0].rstrip("/")
         self.address = describe_address(self.base_url)
 
     def _headers(self, extra=None):
@@ -91,9 +95,9 @@ class HttpClient:
                 timeout=self.params.get("timeout", 10.0),
                 validate_certs=self.params.get("validate_certs", True),
                 ca_path=self.params.get("ca_cert"),
-                url_username=self.params.get("username"),
-                url_password=self.params.get("password"),
-                force_basic_auth=bool(self.params.get("username")),
+                url_username=self.username,
+                url_password=self.password,
+                force_basic_auth=bool(self.username),
                 follow_redirects="safe",
             )
             payload = response.read()
@@ -134,6 +138,7 @@ class PrometheusClient(HttpClient):
     """The Prometheus HTTP API (v1): unwraps its {"status", "data"} envelope."""
 
     service = "Prometheus"
+    option = "prometheus"
 
     def api(self, path, query=None, action=None):
         document, elapsed = self.get_json("/api/v1/" + path.lstrip("/"), query=query, action=action)

@@ -10,6 +10,7 @@ Kubernetes API Bearer Token" credential injects, the variables kubernetes.core r
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import json
 import os
@@ -103,6 +104,10 @@ def build_configuration(params):
 
 
 def _configure_host(cfg, params):
+    parts = errors.split_url(params["host"], "kubernetes.host")
+    if parts["scheme"] not in ("http", "https") or not parts["host"]:
+        raise errors.BrunoOpsError("kubernetes.host must be the apiserver's https:// URL (got %r)"
+                                   % errors.display_url(params["host"]), kind=errors.INVALID)
     cfg.host = params["host"].rstrip("/")
     if params.get("api_key"):
         cfg.api_key = {"authorization": params["api_key"]}
@@ -127,6 +132,11 @@ def _load_kubeconfig_or_in_cluster(cfg, params):
             raise errors.BrunoOpsError(
                 "cannot load kubeconfig %s: %s; check kubernetes.kubeconfig and kubernetes.context"
                 % (kubeconfig, exc), kind=errors.CONFIG,
+            ) from None
+        except Exception as exc:  # the library parses the file unchecked: bad YAML, a list, bad base64, ...
+            raise errors.BrunoOpsError(
+                "cannot load kubeconfig %s: %s; check kubernetes.kubeconfig (it must be a kubeconfig mapping with "
+                "clusters, contexts and users)" % (kubeconfig, _kubeconfig_problem(exc)), kind=errors.CONFIG,
             ) from None
         return "kubeconfig"
     if os.environ.get(IN_CLUSTER_ENV):
@@ -337,6 +347,19 @@ def _status_from_text(text):
         if word.isdigit() and len(word) == 3 and word[0] in "45":
             return int(word)
     return None
+
+
+def _kubeconfig_problem(exc):
+    """What is wrong with a kubeconfig the library could not read, without quoting it (it holds tokens and keys)."""
+    mark = getattr(exc, "problem_mark", None)
+    if mark is not None or type(exc).__module__.startswith("yaml"):
+        where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""
+        return "it is not valid YAML%s" % where
+    if isinstance(exc, binascii.Error):
+        return "a *-data field (certificate-authority-data, client-certificate-data, client-key-data) is not base64"
+    if isinstance(exc, OSError):
+        return "it cannot be read (%s)" % (exc.strerror or type(exc).__name__)
+    return "its structure is not a kubeconfig's (%s)" % type(exc).__name__
 
 
 def _reason(exc):

@@ -66,14 +66,26 @@ def describe_address(params):
     return "mongodb://%s:%s" % (params.get("host"), params.get("port"))
 
 
+def validate_params(params):
+    """Options pymongo would otherwise report as "unreachable" (a port of 70000) or not at all."""
+    for key in ("connect_timeout", "server_selection_timeout", "socket_timeout"):
+        if params.get(key) is not None and params[key] <= 0:
+            raise errors.BrunoOpsError("mongodb.%s must be a positive number of seconds" % key, kind=errors.INVALID)
+    if params.get("uri"):
+        return
+    if params.get("port") is not None and not 0 < params["port"] < 65536:
+        raise errors.BrunoOpsError("mongodb.port must be between 1 and 65535 (got %s)" % params["port"],
+                                   kind=errors.INVALID)
+    if params.get("host") is not None and not str(params["host"]).strip():
+        raise errors.BrunoOpsError("mongodb.host must not be empty", kind=errors.INVALID)
+
+
 class MongoClient:
     """A pymongo.MongoClient plus the address it points at; use `translate()` around every call."""
 
     def __init__(self, params):
         require_pymongo()
-        for key in ("connect_timeout", "server_selection_timeout", "socket_timeout"):
-            if params.get(key) is not None and params[key] <= 0:
-                raise errors.BrunoOpsError("mongodb.%s must be a positive number of seconds" % key, kind=errors.INVALID)
+        validate_params(params)
         self.params = params
         self.address = describe_address(params)
         kwargs = dict(
@@ -117,7 +129,7 @@ class MongoClient:
                 ) from None
             kind = errors.FORBIDDEN if exc.code == _UNAUTHORIZED else errors.API
             raise errors.BrunoOpsError(
-                "cannot %s at %s: server error %s: %s" % (action, self.address, exc.code, _first_line(exc)),
+                "cannot %s at %s: server error %s: %s" % (action, self.address, exc.code, _failure_text(exc)),
                 kind=kind, address=self.address, code=exc.code,
             ) from None
         except (mongo_exc.ServerSelectionTimeoutError, mongo_exc.ConnectionFailure) as exc:
@@ -165,6 +177,24 @@ class MongoClient:
     def close(self):
         with contextlib.suppress(Exception):
             self.raw.close()
+
+
+def _failure_text(exc):
+    """What a server error says, without user data: a bulk write error's text holds every failed document
+    ('op') and the server's messages quote field names, so only its codes and counts."""
+    if isinstance(exc, mongo_exc.BulkWriteError):
+        details = exc.details or {}
+        codes = sorted({str(e.get("code")) for e in details.get("writeErrors", [])})
+        concern = details.get("writeConcernErrors") or []
+        parts = []
+        if codes:
+            parts.append("%d documents refused (error codes %s)" % (len(details.get("writeErrors", [])),
+                                                                    ", ".join(codes)))
+        if concern:
+            parts.append("write concern not satisfied (error codes %s)"
+                         % ", ".join(sorted({str(e.get("code")) for e in concern})))
+        return "; ".join(parts) or "bulk write failed"
+    return _first_line(exc)
 
 
 def _first_line(exc):

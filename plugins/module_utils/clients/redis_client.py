@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import time
 import traceback
-from urllib.parse import urlsplit
+from urllib.parse import quote
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
 
@@ -50,26 +50,59 @@ def require_redis():
 
 
 def describe_address(params):
-    """Where we connect, for messages: never the credentials."""
+    """Where we connect, for messages: never the credentials (even a password with a raw '#', '/' or '?')."""
     if params.get("url"):
-        parts = urlsplit(params["url"])
-        host = parts.hostname or "localhost"
-        port = parts.port or 6379
-        db = (parts.path or "/0").lstrip("/") or "0"
-        scheme = parts.scheme or "redis"
-        return "%s://%s:%s/%s" % (scheme, host, port, db)
+        try:
+            parts = errors.split_url(params["url"], "redis.url")
+        except errors.BrunoOpsError:
+            return errors.display_url(params["url"])
+        if parts["scheme"] == "unix":
+            return errors.display_url(parts["rest"])
+        db = parts["path"].lstrip("/") or "0"
+        return "%s://%s/%s" % (parts["scheme"], errors.host_port(parts["host"] or "localhost", parts["port"] or 6379),
+                               db)
     scheme = "rediss" if params.get("tls") else "redis"
-    return "%s://%s:%s/%s" % (scheme, params.get("host"), params.get("port"), params.get("db"))
+    return "%s://%s/%s" % (scheme, errors.host_port(params.get("host"), params.get("port")), params.get("db"))
+
+
+def url_database(parts):
+    """The database number of a parsed redis:// URL (its path), 0 when none; raises naming redis.url otherwise.
+
+    redis-py ignores a path that is not a number (redis://h:6379/db7 silently means db 0), so it is checked here."""
+    db = parts["path"].strip("/")
+    if not db:
+        return 0
+    if not db.isdigit():
+        raise errors.BrunoOpsError(
+            "redis.url must end in /N, the database number (0 or more), or in nothing for db 0; got /%s in %s"
+            % (db[:40], describe_address({"url": parts["rest"]})), kind=errors.INVALID)
+    return int(db)
+
+
+def connection_url(params):
+    """The URL redis-py is given: user info percent-encoded, so a raw '#', '/' or '?' in a password is read as the
+    password (redis-py decodes it again) instead of cutting the URL short."""
+    parts = errors.split_url(params["url"], "redis.url")
+    if parts["username"] is None:
+        return parts["rest"]
+    userinfo = quote(parts["username"], safe="")
+    if parts["password"] is not None:
+        userinfo += ":" + quote(parts["password"], safe="")
+    return parts["rest"].replace("://", "://%s@" % userinfo, 1)
 
 
 def validate_params(params):
     if params.get("url"):
-        scheme = urlsplit(params["url"]).scheme
-        if scheme not in ("redis", "rediss", "unix"):
+        parts = errors.split_url(params["url"], "redis.url")
+        if parts["scheme"] not in ("redis", "rediss", "unix"):
             raise errors.BrunoOpsError(
-                "redis.url must start with redis://, rediss:// or unix:// (got a URL with scheme %r)" % scheme,
-                kind=errors.INVALID,
+                "redis.url must start with redis://, rediss:// or unix:// (got a URL with scheme %r)"
+                % parts["scheme"], kind=errors.INVALID,
             )
+        if parts["scheme"] != "unix":
+            if not parts["host"]:
+                raise errors.BrunoOpsError("redis.url has no host: write redis://host:port/db", kind=errors.INVALID)
+            url_database(parts)
     for key in ("connect_timeout", "socket_timeout"):
         if params.get(key) is not None and params[key] <= 0:
             raise errors.BrunoOpsError("redis.%s must be a positive number of seconds" % key, kind=errors.INVALID)
@@ -77,6 +110,10 @@ def validate_params(params):
         raise errors.BrunoOpsError("redis.retries must be 0 or more", kind=errors.INVALID)
     if params.get("port") is not None and not 0 < params["port"] < 65536:
         raise errors.BrunoOpsError("redis.port must be between 1 and 65535", kind=errors.INVALID)
+    if params.get("db") is not None and params["db"] < 0:
+        raise errors.BrunoOpsError("redis.db must be 0 or more", kind=errors.INVALID)
+    if params.get("host") is not None and not str(params["host"]).strip():
+        raise errors.BrunoOpsError("redis.host must not be empty", kind=errors.INVALID)
 
 
 class RedisClient:
@@ -102,7 +139,7 @@ class RedisClient:
         if params.get("url"):
             if params["url"].startswith("rediss://") or params.get("tls"):
                 common.update(self._tls_kwargs())
-            self.raw = redis.Redis.from_url(params["url"], **common)
+            self.raw = redis.Redis.from_url(connection_url(params), **common)
         else:
             if params.get("tls"):
                 common["ssl"] = True

@@ -67,6 +67,10 @@ class ScanLoop:
     cursor from a restarted server starts the scan over instead of silently skipping keys.
     """
 
+    # Keys of one batch handed to the consumer at a time by parts(): max_duration and the lock are looked at between
+    # parts, so one large batch cannot overstay the time budget.
+    PART = 200
+
     def __init__(self, keyspace, pattern, params, clock=time.monotonic, sleep=time.sleep):
         self.keyspace = keyspace
         self.pattern = pattern
@@ -89,23 +93,44 @@ class ScanLoop:
         self.full_pass = cursor == keyspace.START  # this run walks the whole keyspace (not a resumed part)
         self.complete = False
         self.stopped_by = None
+        self.walked = 0  # keys SCAN walked (its COUNT per step), matching the pattern or not
+        self.interrupted = False  # stopped inside a batch: the cursor stays at its start
 
     def batches(self):
+        """The keys of each SCAN step. The rate limit paces the SCAN itself: each step walks about COUNT keys of the
+        database whether they match or not, so the pace counts those, not the matching keys."""
         while True:
             if self.deadline.expired():
                 self.stopped_by = "max_duration"
                 return
-            nxt, keys = self.keyspace.scan(self.cursor, self.pattern, self.limiter.burst(self.count))
+            count = self.limiter.burst(self.count)
+            nxt, keys = self.keyspace.scan(self.cursor, self.pattern, count)
+            self.walked += count
             if keys:
                 yield keys
+                if self.interrupted:
+                    return
             self.cursor = nxt
-            self.limiter.pace(len(keys))
+            self.limiter.pace(count)
             if self.keyspace.done(nxt):
                 self.complete = True
                 return
 
+    def parts(self, keys, size=None):
+        """One batch's keys in parts; when max_duration runs out between two parts the walk stops there, and the
+        cursor stays at the start of this batch (the resumed run handles it again: every action is idempotent)."""
+        size = size or self.PART
+        for offset in range(0, len(keys), size):
+            if offset and self.deadline.expired():
+                self.interrupted = True
+                self.stopped_by = "max_duration"
+                return
+            yield keys[offset:offset + size]
+
     def finish(self):
         """After the loop: a server that restarted during the run invalidates the SCAN, so the run is incomplete."""
+        if self.interrupted:
+            self.complete = False
         run_id = self.keyspace.epoch()
         if run_id != self.run_id:
             self.warnings.append(

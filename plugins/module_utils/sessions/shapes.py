@@ -66,13 +66,14 @@ def check_storable(value, where, depth=0):
         if not INT64[0] <= value <= INT64[1]:
             raise Malformed("%s holds an integer beyond 64 bits" % where)
     elif isinstance(value, dict):
-        for key, item in value.items():
+        for position, (key, item) in enumerate(value.items()):
             if "\x00" in key:
                 raise Malformed("%s has a field name with a NUL character" % where)
             if key.startswith("$"):
                 raise Malformed("%s has a field name starting with '$'" % where)
             check_storable(key, "%s (a field name)" % where, depth + 1)
-            check_storable(item, "%s.%s" % (where, key[:40]), depth + 1)
+            # the path names the field's position, never its name: names are the app's (or a user's) data
+            check_storable(item, "%s.<field %d>" % (where, position), depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
             check_storable(item, "%s[%d]" % (where, index), depth + 1)
@@ -93,7 +94,7 @@ def parse_timestamp(text):
     try:
         moment = datetime.datetime.fromisoformat(text)
     except (TypeError, ValueError):
-        raise Malformed("timestamp %r is not ISO 8601" % (text[:40] if isinstance(text, str) else text)) from None
+        raise Malformed("timestamp is not ISO 8601 (%s)" % type(text).__name__) from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return moment

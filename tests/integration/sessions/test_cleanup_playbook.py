@@ -12,6 +12,8 @@ from sessionlab import (
     snapshot,
 )
 
+from labctl import procs
+
 LOCK = "bruno:ops:lock:cleanup_sessions"
 
 
@@ -73,3 +75,60 @@ def test_refuses_to_run_while_another_run_holds_the_lock(sessions_redis, redis_o
     assert snapshot(sessions_redis) == before  # the lock too: still the other run's
     assert sessions_redis.get(LOCK) == b"cleanup-other-run"
     assert sum(1 for _k in sessions_redis.scan_iter(match=PREFIX + "idle-*")) == 10
+
+
+# Issue 18 items 3 and 10: everything is checked before anything changes, and a failed run does not keep the lock.
+
+def unreachable_mongodb():
+    return {"host": "127.0.0.1", "port": procs.free_port(), "connect_timeout": 1.0}
+
+
+def test_a_misspelt_variable_fails_naming_the_closest_one_and_changes_nothing(sessions_redis, redis_options):
+    load_idle_and_recent(sessions_redis, idle=10, recent=10)
+    before = snapshot(sessions_redis)
+    extra = {"session_cleanup_redis": redis_options, "session_cleanup_archive": False,
+             "session_cleanup_polcies": {"max_ttl": 60}}
+    failed = run_playbook("playbooks/cleanup_sessions.yml", extra)
+    assert failed.returncode != 0
+    assert ("unknown variable session_cleanup_polcies: did you mean session_cleanup_policies?"
+            in flat(failed.stdout)), failed.stdout[-2000:]
+    assert snapshot(sessions_redis) == before
+    assert sessions_redis.get(LOCK) is None
+
+
+def test_null_means_no_limit_and_zero_is_refused(sessions_redis, redis_options):
+    load_idle_and_recent(sessions_redis, idle=0, recent=10, with_ttl_every=0)
+    before = snapshot(sessions_redis)
+    base = {"session_cleanup_redis": redis_options, "session_cleanup_archive": False,
+            "session_cleanup_policies": {"missing_ttl": 600}}
+    refused = run_playbook("playbooks/cleanup_sessions.yml", dict(base, session_cleanup_ops_per_second=0))
+    assert refused.returncode != 0
+    assert ("session_cleanup_ops_per_second must be a number greater than 0, or null for no limit (got 0)"
+            in flat(refused.stdout)), refused.stdout[-2000:]
+    assert snapshot(sessions_redis) == before
+    no_limits = dict(base, session_cleanup_ops_per_second=None, session_cleanup_max_duration=None)
+    unlimited = run_playbook("playbooks/cleanup_sessions.yml", no_limits)
+    assert unlimited.returncode == 0, unlimited.stdout[-3000:]
+    assert "10 were given a TTL" in flat(unlimited.stdout)
+
+
+def test_a_bad_archive_option_fails_before_the_cleanup_changes_ttls(sessions_redis, redis_options):
+    load_idle_and_recent(sessions_redis, idle=10, recent=10, with_ttl_every=0)
+    before = snapshot(sessions_redis)
+    extra = dict(extra_vars(redis_options, unreachable_mongodb()), session_cleanup_keep_messages=0)
+    failed = run_playbook("playbooks/cleanup_sessions.yml", extra)
+    assert failed.returncode != 0
+    assert "session_cleanup_keep_messages must be a whole number of turns, 1 or more" in flat(failed.stdout)
+    assert snapshot(sessions_redis) == before
+
+
+def test_an_archive_step_that_fails_early_leaves_no_lock_and_no_change(sessions_redis, redis_options):
+    """MongoDB down: the archive step used to fail after the cleanup had changed TTLs and taken the lock for the
+    next task, which then stayed for its whole TTL (an hour)."""
+    load_idle_and_recent(sessions_redis, idle=10, recent=10, with_ttl_every=0)
+    before = snapshot(sessions_redis)
+    failed = run_playbook("playbooks/cleanup_sessions.yml", extra_vars(redis_options, unreachable_mongodb()))
+    assert failed.returncode != 0
+    assert "unreachable" in flat(failed.stdout)
+    assert sessions_redis.get(LOCK) is None, "lock left for %s ms" % sessions_redis.pttl(LOCK)
+    assert snapshot(sessions_redis) == before

@@ -83,6 +83,13 @@ IMPORT_PLAYBOOK = {"import_playbook", "ansible.builtin.import_playbook"}
 # Helpers: tasks, module options, playbooks and roles
 
 
+def imported_playbook(path, name):
+    """The file of an import_playbook: a path next to `path`, or a playbook of this collection (bruno.ops.run.start)."""
+    if name.startswith("bruno.ops."):
+        return PLAYBOOKS_DIR.joinpath(*name[len("bruno.ops."):].split(".")).with_suffix(".yml")
+    return path.parent / name
+
+
 def tasks_of(play):
     """Every task of a play or task list, blocks flattened."""
     items = (
@@ -135,7 +142,7 @@ def roles_of_playbook(path):
     found = []
     for play in load_yaml(path) or []:
         for key in IMPORT_PLAYBOOK & set(play):
-            found.extend(roles_of_playbook(path.parent / play[key]))
+            found.extend(roles_of_playbook(imported_playbook(path, play[key])))
         for role in play.get("roles") or []:
             name = role if isinstance(role, str) else role.get("role") or role.get("name")
             if role_dir(name):
@@ -432,6 +439,8 @@ def _type_errors(question, kind, spec):
         "list": {"multiselect"},
         "str": {"text", "textarea", "password", "multiplechoice"},
         "path": {"text"},
+        # a raw option (a number, or null for no limit) is asked as the number; a survey cannot send null
+        "raw": {"integer", "float", "text"},
     }.get(kind)
     if allowed is None:
         return ["a %s cannot be asked in a survey" % kind]

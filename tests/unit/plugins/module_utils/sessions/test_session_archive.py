@@ -70,7 +70,7 @@ def test_plan_group_respects_the_message_budget():
     pending = collections.deque([{"key": b"a", "excess": 300}, {"key": b"b", "excess": 300},
                                  {"key": b"c", "excess": 50}])
     group = plan_group(pending, chunk_size=250, budget=400)
-    assert [(entry["key"], entry["take"]) for entry in group] == [(b"a", 250), (b"b", 250)]
+    assert [(entry["key"], entry["take"]) for entry in group] == [(b"a", 250), (b"b", 150)]
     assert [entry["key"] for entry in pending] == [b"c"]
     # one session always goes, even when its chunk alone exceeds the budget
     assert len(plan_group(collections.deque([{"key": b"x", "excess": 10**6}]), chunk_size=500, budget=10)) == 1

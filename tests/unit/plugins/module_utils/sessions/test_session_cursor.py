@@ -137,7 +137,36 @@ def test_rate_limit_caps_the_scan_count_and_paces():
     loop = ScanLoop(fake_keyspace(raw), "p*", params(ops_per_second=2.0), clock=clock, sleep=clock.sleep)
     list(loop.batches())
     assert {count for _c, _m, count in raw.scans} == {2}
-    assert clock.now == pytest.approx(100.0 + 5 / 2.0)  # 5 keys at 2 per second
+    assert clock.now == pytest.approx(100.0 + 6 / 2.0)  # 3 SCAN steps walking 2 keys each, at 2 per second
+
+
+def test_rate_limit_paces_the_keys_scan_walks_not_the_matching_ones():
+    """Issue 18 item 11: a database of other keys (SCAN returns few or none) is walked at ops_per_second too."""
+    clock = FakeClock()
+    pages = {cursor: (cursor + 1, [b"s"] if cursor == 0 else []) for cursor in range(50)}
+    pages[49] = (0, [])
+    loop = ScanLoop(fake_keyspace(FakeRedis(pages)), "p*", params(batch_size=100, ops_per_second=1000.0),
+                    clock=clock, sleep=clock.sleep)
+    assert sum(len(keys) for keys in loop.batches()) == 1
+    assert loop.walked == 50 * 100
+    assert clock.now == pytest.approx(100.0 + 5000 / 1000.0)
+    assert loop.limiter.slept == pytest.approx(5.0)
+
+
+def test_max_duration_stops_inside_a_batch_and_keeps_its_cursor():
+    """Issue 18 item 8: a batch is handed out in parts, and the budget is looked at between them."""
+    clock = FakeClock()
+    pages = {0: (7, [b"k%d" % i for i in range(1000)]), 7: (0, [b"z"])}
+    loop = ScanLoop(fake_keyspace(FakeRedis(pages)), "p*", params(max_duration=5.0), clock=clock, sleep=clock.sleep)
+    handled = []
+    for keys in loop.batches():
+        for part in loop.parts(keys):
+            handled.extend(part)
+            clock.now += 2.0  # each part of 200 keys takes 2 s
+    loop.finish()
+    assert len(handled) == 600  # 0-2-4 s: three parts, then the budget is gone
+    assert loop.complete is False and loop.stopped_by == "max_duration"
+    assert loop.cursor == 0 and loop.token() == "0"  # still at the start of the unfinished batch
 
 
 def test_failure_carries_cursor_and_counts():

@@ -1,5 +1,9 @@
 """The run lock over a keyspace: taken, re-entered by its owner, refused to another, released only by its owner."""
 
+import os
+import signal
+import threading
+
 import pytest
 
 from ansible_collections.bruno.ops.plugins.module_utils import errors
@@ -40,7 +44,7 @@ def test_run_with_lock_takes_and_releases():
     space = LockKeyspace()
     result = session_lock.run_with_lock(space, SPEC, False, lambda lock: {"held_during": dict(space.store)})
     assert result["held_during"] == {"ops:lock": "run-1"}
-    assert result["lock"] == {"key": "ops:lock", "owner": "run-1", "held": False, "released": True}
+    assert result["lock"] == {"key": "ops:lock", "owner": "run-1", "held": False, "released": True, "ttl": 60}
     assert space.store == {}
 
 
@@ -72,6 +76,64 @@ def test_check_mode_takes_no_lock():
     assert space.store == {}
 
 
-def test_ttl_must_be_positive():
-    with pytest.raises(errors.BrunoOpsError, match="lock.ttl"):
-        session_lock.RunLock(LockKeyspace(), dict(SPEC, ttl=0))
+@pytest.mark.parametrize("ttl", [0, -1, 2, None])
+def test_ttl_must_be_a_few_seconds_at_least(ttl):
+    with pytest.raises(errors.BrunoOpsError, match="lock.ttl must be at least 3 seconds") as raised:
+        session_lock.RunLock(LockKeyspace(), dict(SPEC, ttl=ttl))
+    assert raised.value.kind == errors.INVALID
+
+
+def test_default_ttl_is_short():
+    """Issue 18 item 3: a killed run's lock must not block the next (hourly) run for an hour."""
+    assert session_lock.LOCK_SPEC["ttl"]["default"] <= 120
+
+
+class CountingKeyspace(LockKeyspace):
+    def __init__(self):
+        super().__init__()
+        self.acquires = 0
+        self.renewed = threading.Event()
+
+    def run_script(self, script, keys, args, action=None):
+        if script == session_lock.LOCK_ACQUIRE_LUA:
+            self.acquires += 1
+            if self.acquires >= 3:
+                self.renewed.set()
+        return super().run_script(script, keys, args, action)
+
+
+def test_heartbeat_renews_the_lock_while_one_step_blocks():
+    """Issue 18 item 3: renewal does not wait for the run's next batch."""
+    space = CountingKeyspace()
+    lock = session_lock.RunLock(space, dict(SPEC, ttl=3))
+    lock.acquire()
+    lock.start_heartbeat()
+    try:
+        assert space.renewed.wait(timeout=30), "the heartbeat did not renew the lock"
+    finally:
+        lock.release()
+    assert space.store == {} and lock.renewals >= 2
+
+
+def test_a_lock_the_heartbeat_found_lost_fails_the_run():
+    space = LockKeyspace()
+    lock = session_lock.RunLock(space, SPEC)
+    lock.acquire()
+    lock.lost = errors.BrunoOpsError("lock taken", kind=errors.CONFIG)
+    with pytest.raises(errors.BrunoOpsError, match="lock taken"):
+        lock.refresh()
+
+
+def test_sigterm_during_a_locked_run_releases_the_lock():
+    """Issue 18 item 3: SIGTERM used to kill the process with the lock held for its whole TTL."""
+    space = LockKeyspace()
+
+    def body(_lock):
+        assert space.store == {"ops:lock": "run-1"}
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise AssertionError("SIGTERM did not interrupt the run")
+
+    with pytest.raises(session_lock.Terminated, match="SIGTERM"):
+        session_lock.run_with_lock(space, dict(SPEC, release=False), False, body)
+    assert space.store == {}
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
