@@ -86,8 +86,8 @@ DEMO_SCENARIO ?= memory-leak
 demo: lab-up
 	lab/lab scenario $(DEMO_SCENARIO)
 	$(BIN)/ansible-playbook playbooks/diagnose.yml
-	@echo; echo "reports: $(CURDIR)/reports/latest/diagnosis.{json,md,html}"; echo
-	@sed -n '1,12p' reports/latest/diagnosis.md
+	@echo; echo "reports: $(CURDIR)/reports/latest/localhost/diagnosis.{json,md,html} (reports/<run>/<target>/)"; echo
+	@sed -n '1,12p' reports/latest/localhost/diagnosis.md
 
 changelog: venv
 	$(BIN)/antsibull-changelog lint

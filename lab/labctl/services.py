@@ -64,7 +64,9 @@ class Redis:
         argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
                 # Bound to 127.0.0.1 only; protected mode off because it admits 127.0.0.1 alone, and the lab's pod
                 # agents connect from 127.0.0.<n> (one source address per pod, LAB_SOURCE_ADDR).
-                "--dir", str(self.data_dir), "--daemonize", "no", "--protected-mode", "no"]
+                "--dir", str(self.data_dir), "--daemonize", "no", "--protected-mode", "no",
+                # 64 databases, not 16: `lab fleet` keeps each target's sessions in a DB of its own (DB 0: the main lab)
+                "--databases", "64"]
         if self.password:
             argv += ["--requirepass", self.password]
         self.proc.start(argv)

@@ -117,10 +117,8 @@ markdown:
 """
 
 import json
-import os
-import tempfile
 
-from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run
+from ansible_collections.bruno.ops.plugins.module_utils import errors, module_run, report_files
 from ansible_collections.bruno.ops.plugins.module_utils.facts import privacy
 from ansible_collections.bruno.ops.plugins.module_utils.render import report as report_render
 
@@ -175,34 +173,14 @@ def run(params, check_mode, module):
     if "verdict" not in params["verdict"]:
         raise errors.BrunoOpsError(
             "verdict must be the registered result of bruno.ops.memory_verdict (no 'verdict' key)", kind=errors.INVALID)
+    if params["limit_bytes"] is not None and params["limit_bytes"] < 0:
+        raise errors.BrunoOpsError("limit_bytes must be the memory limit in bytes (0 or more), got %d"
+                                   % params["limit_bytes"], kind=errors.INVALID)
     document = build_document(params)
     if params["redact"]:
         document = privacy.redact(document)
-    out_dir = params["output_dir"]
-    files, updated = {}, []
-    for fmt in params["formats"]:
-        path = os.path.join(out_dir, FILES[fmt])
-        files[fmt] = path
-        content = render(document, fmt)
-        try:
-            with open(path, encoding="utf-8") as handle:
-                same = handle.read() == content
-        except OSError:
-            same = False
-        if same:
-            continue
-        updated.append(fmt)
-        if check_mode:
-            continue
-        try:
-            os.makedirs(out_dir, exist_ok=True)
-            handle, tmp = tempfile.mkstemp(dir=out_dir, prefix=".diagnosis-")
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.write(content)
-            module.atomic_move(tmp, path)
-        except OSError as exc:
-            raise errors.BrunoOpsError("cannot write %s: %s; check output_dir" % (path, exc),
-                                       kind=errors.CONFIG) from None
+    contents = {fmt: (FILES[fmt], render(document, fmt)) for fmt in params["formats"]}
+    files, updated = report_files.write(module, params["output_dir"], contents, check_mode)
     return dict(changed=bool(updated), files=files, updated=updated, markdown=render(document, "markdown"))
 
 
