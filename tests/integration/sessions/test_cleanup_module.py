@@ -73,7 +73,9 @@ def test_max_duration_returns_a_cursor_and_resume_finishes(sessions_redis, redis
 # What docs/sessions.md tells operators to grant (CLIENT NO-TOUCH exists from Redis 7.2 on; the lab runs 7.0).
 ACL_RULES = ["~bruno:*", "+scan", "+info", "+evalsha", "+eval", "+script|load", "+script|exists", "+type",
              "+object|idletime", "+pttl", "+pexpire", "+unlink", "+memory|usage", "+get", "+set", "+del",
-             "+select", "+client|setname", "+ping", "+llen", "+lrange", "+ltrim", "+time"]
+             "+select", "+client|setname", "+ping", "+llen", "+lrange", "+ltrim", "+time",
+             # the archive keeps idle times on Redis < 7.2 by DUMP + RESTORE ... IDLETIME in its scripts
+             "+dump", "+restore"]
 
 
 def test_acl_user_with_only_the_needed_commands(sessions_redis, redis_options, mongo_options, archive_db):
