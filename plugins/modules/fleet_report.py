@@ -19,6 +19,7 @@ author:
   - bruno.ops contributors (@bruno-ops)
 extends_documentation_fragment:
   - bruno.ops.attributes
+  - bruno.ops.attributes.change_module
 options:
   targets:
     description:
@@ -46,7 +47,6 @@ options:
     default: agent-bruno fleet diagnosis
 attributes:
   check_mode:
-    support: full
     details: Nothing is written in check mode; RV(updated) names the files that would be.
   diff_mode:
     support: none
