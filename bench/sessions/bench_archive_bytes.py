@@ -41,12 +41,9 @@ import bench_archive  # noqa: E402 - bench/sessions, next to this file
 
 from labctl import procs, services  # noqa: E402
 
-PREFIX = "bruno:session:"
+PREFIX = bench_archive.PREFIX
 BASE = datetime.datetime(2026, 12, 3, 9, 0, 0)
-
-
-def session_ip(i):
-    return "10.%d.%d.%d" % (i >> 16 & 255, i >> 8 & 255, i & 255)
+session_ip = bench_archive.session_ip
 
 
 def turn(i, n, kib):
